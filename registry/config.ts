@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+
+/** Everything `wharf serve` can be told. */
+export interface ServeConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly storage: string;
+  readonly logLevel: string;
+  readonly uploadPurgeAgeMs: number;
+  readonly uploadPurgeIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** A setting that cannot be used; `wharf serve` prints it as one line and exits. */
+export class ConfigError extends Error {}
+
+interface Setting {
+  /** The flag (`--addr`), the environment variable (`WHARF_ADDR`) and the YAML key (`addr`) derive from this. */
+  readonly key: string;
+  readonly value: string;
+  readonly default: () => string;
+  readonly help: string;
+}
+
+/** The settings of `wharf serve`, in the order `--help` lists them. */
+export const SERVE_SETTINGS: readonly Setting[] = [
+  { key: 'addr', value: 'HOST:PORT', default: () => '0.0.0.0:5000', help: 'address to listen on' },
+  {
+    key: 'storage',
+    value: 'PATH|URL',
+    default: () => join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'wharf', 'registry'),
+    help: 'where blobs and manifests live: a directory (or file:///dir), or memory:// (lost on exit)',
+  },
+  { key: 'log-level', value: 'LEVEL', default: () => 'info', help: 'fatal, error, warn, info (one line per request), debug or trace' },
+  { key: 'upload-purge-age', value: 'DURATION', default: () => '168h', help: 'delete upload sessions older than this' },
+  { key: 'upload-purge-interval', value: 'DURATION', default: () => '1h', help: 'how often to look for old upload sessions' },
+  { key: 'shutdown-timeout', value: 'DURATION', default: () => '30s', help: 'on SIGTERM, how long in-flight requests may take to finish' },
+];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function envName(key: string): string {
+  return `WHARF_${key.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/**
+ * Resolves every setting: flag, then WHARF_* environment variable, then the YAML file named by
+ * --config (or WHARF_CONFIG), then the default. Throws ConfigError naming the bad setting.
+ */
+export function resolveServeConfig(flags: Readonly<Record<string, string | undefined>>, env: NodeJS.ProcessEnv): ServeConfig {
+  const configPath = flags.config ?? env.WHARF_CONFIG;
+  const file = configPath === undefined ? {} : readConfigFile(configPath);
+  const value = (key: string): { value: string; source: string } => {
+    if (flags[key] !== undefined) return { value: flags[key]!, source: `--${key}` };
+    const fromEnv = env[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: envName(key) };
+    if (file[key] !== undefined) return { value: String(file[key]), source: `${key} in ${configPath}` };
+    return { value: SERVE_SETTINGS.find((s) => s.key === key)!.default(), source: `default ${key}` };
+  };
+  const addr = value('addr');
+  const { host, port } = parseAddress(addr.value, addr.source);
+  const logLevel = value('log-level');
+  if (!LOG_LEVELS.includes(logLevel.value)) {
+    throw new ConfigError(`${logLevel.source}: unknown log level "${logLevel.value}" (use ${LOG_LEVELS.join(', ')})`);
+  }
+  const duration = (key: string) => {
+    const v = value(key);
+    return parseDuration(v.value, v.source);
+  };
+  const storage = value('storage').value;
+  if (storage === '') throw new ConfigError('storage: must not be empty');
+  return {
+    host,
+    port,
+    storage,
+    logLevel: logLevel.value,
+    uploadPurgeAgeMs: duration('upload-purge-age'),
+    uploadPurgeIntervalMs: duration('upload-purge-interval'),
+    shutdownTimeoutMs: duration('shutdown-timeout'),
+  };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`--config ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`--config ${path}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`--config ${path}: must be a mapping of setting: value`);
+  const known = new Set(SERVE_SETTINGS.map((s) => s.key));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new ConfigError(`--config ${path}: unknown setting "${key}"`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function parseAddress(value: string, source: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new ConfigError(`${source}: "${value}" is not HOST:PORT (e.g. 0.0.0.0:5000 or [::1]:5000)`);
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `90s`, `30m`, `168h`, `7d` or a mix like `1h30m` into milliseconds. */
+export function parseDuration(value: string, source: string): number {
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value) {
+    throw new ConfigError(`${source}: "${value}" is not a duration (e.g. 30s, 15m, 168h, 7d)`);
+  }
+  return parts.reduce((total, [, amount, unit]) => total + Number(amount) * DURATION_UNITS[unit!]!, 0);
+}

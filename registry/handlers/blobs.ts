@@ -1,0 +1,68 @@
+import { RegistryError } from '../errors.js';
+import { digestParameter, repositoryName, type RequestContext } from './context.js';
+
+/** HEAD /v2/<name>/blobs/<digest> */
+export async function headBlob(ctx: RequestContext): Promise<void> {
+  const { size, digest } = await blobInRepository(ctx);
+  ctx.reply.headers(blobHeaders(digest, size)).send();
+}
+
+/** GET /v2/<name>/blobs/<digest>, whole or one byte range. */
+export async function getBlob(ctx: RequestContext): Promise<void> {
+  const { size, digest } = await blobInRepository(ctx);
+  const range = ctx.request.headers.range;
+  if (range === undefined) {
+    ctx.reply.headers(blobHeaders(digest, size)).send(await ctx.registry.blobs.open(digest));
+    return;
+  }
+  // Set first so a 416 tells the client the size, as RFC 9110 asks.
+  ctx.reply.header('content-range', `bytes */${size}`);
+  const { start, end } = parseByteRange(range, size);
+  ctx.reply
+    .code(206)
+    .headers({ ...blobHeaders(digest, end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` })
+    .send(await ctx.registry.blobs.open(digest, start, end - start + 1));
+}
+
+/** DELETE /v2/<name>/blobs/<digest> — unlinks the blob from the repository. */
+export async function deleteBlob(ctx: RequestContext): Promise<void> {
+  await ctx.registry.blobs.unlink(repositoryName(ctx), digestParameter(ctx.params.digest));
+  ctx.reply.code(202).header('content-length', 0).send();
+}
+
+async function blobInRepository(ctx: RequestContext) {
+  const name = repositoryName(ctx);
+  const digest = digestParameter(ctx.params.digest);
+  const size = await ctx.registry.blobs.size(name, digest);
+  if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} not known in ${name}`, { digest });
+  return { size, digest };
+}
+
+function blobHeaders(digest: string, length: number): Record<string, string | number> {
+  return {
+    'content-type': 'application/octet-stream',
+    'content-length': length,
+    'docker-content-digest': digest,
+    etag: `"${digest}"`,
+    'accept-ranges': 'bytes',
+    'cache-control': 'max-age=31536000',
+  };
+}
+
+/** One range of a `Range: bytes=…` header (start-end, start-, or -suffix); throws RANGE_INVALID (416). */
+function parseByteRange(header: string, size: number): { start: number; end: number } {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const unsatisfiable = () => new RegistryError('RANGE_INVALID', `range "${header}" is not satisfiable for ${size} bytes`, { size });
+  if (!match || (match[1] === '' && match[2] === '')) throw unsatisfiable();
+  let start: number;
+  let end: number;
+  if (match[1] === '') {
+    start = Math.max(0, size - Number(match[2]));
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  if (start > end || start >= size) throw unsatisfiable();
+  return { start, end };
+}

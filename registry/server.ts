@@ -1,0 +1,49 @@
+import { isIP } from 'node:net';
+import { createApp } from './app.js';
+import type { ServeConfig } from './config.js';
+import { openStorage } from './storage/open-storage.js';
+
+/** Runs `wharf serve` until SIGTERM or SIGINT, then drains in-flight requests and resolves. */
+export async function serve(config: ServeConfig): Promise<void> {
+  const storage = openStorage(config.storage);
+  const app = await createApp({ storage, logger: { level: config.logLevel } });
+  await app.listen({ host: config.host, port: config.port });
+  app.log.info({ storage: storage.name }, 'wharf registry ready');
+  if (!isLoopback(config.host)) {
+    app.log.warn(
+      `serving plain HTTP on ${config.host}:${config.port}: Docker clients on other hosts must list this registry in "insecure-registries"`,
+    );
+  }
+
+  const purge = async () => {
+    try {
+      const purged = await app.registry.purgeUploads(config.uploadPurgeAgeMs);
+      if (purged > 0) app.log.info({ purged }, 'purged stale upload sessions');
+    } catch (error) {
+      app.log.error({ err: error }, 'purging upload sessions failed');
+    }
+  };
+  void purge();
+  const timer = setInterval(purge, config.uploadPurgeIntervalMs).unref();
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      app.log.info({ signal }, 'shutting down: draining in-flight requests');
+      clearInterval(timer);
+      const deadline = setTimeout(() => {
+        app.log.warn('shutdown timeout reached: closing remaining connections');
+        app.server.closeAllConnections();
+      }, config.shutdownTimeoutMs).unref();
+      app.close().then(() => {
+        clearTimeout(deadline);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}

@@ -1,0 +1,53 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * A storage driver: the handful of operations the registry needs from a place that holds bytes
+ * (a filesystem, memory, S3). Paths are '/'-separated and absolute within the driver, e.g.
+ * `/blobs/sha256/ab/ab12…/data`. Everything above this interface is driver-agnostic.
+ */
+export interface StorageDriver {
+  /** A short name for logs and errors, e.g. `filesystem:/var/lib/wharf`. */
+  readonly name: string;
+  /** Size of the object at path, or whether it is a folder; undefined when nothing is there. */
+  stat(path: string): Promise<FileInfo | undefined>;
+  /** The whole content of a small object; throws PathNotFoundError. */
+  getContent(path: string): Promise<Buffer>;
+  /** Writes a small object atomically: readers see the old content or the new, never a part. */
+  putContent(path: string, content: Uint8Array): Promise<void>;
+  /** Streams `length` bytes (default: to the end) from `offset`; throws PathNotFoundError. */
+  reader(path: string, offset?: number, length?: number): Promise<Readable>;
+  /** Opens an object for writing, appending to what is there when `append` is set. */
+  writer(path: string, append: boolean): Promise<FileWriter>;
+  /** Full paths of the direct children of a folder; throws PathNotFoundError. */
+  list(path: string): Promise<string[]>;
+  /** Moves an object atomically, replacing what is at `to`; throws PathNotFoundError. */
+  move(from: string, to: string): Promise<void>;
+  /** Deletes an object or a whole folder; throws PathNotFoundError. */
+  delete(path: string): Promise<void>;
+}
+
+export interface FileInfo {
+  readonly path: string;
+  readonly size: number;
+  readonly modTime: Date;
+  readonly isDirectory: boolean;
+}
+
+/** An object being written. Nothing is final until commit; cancel undoes everything written. */
+export interface FileWriter {
+  /** Where the bytes go; end it (or let pipeline end it) before commit. */
+  readonly stream: Writable;
+  /** Bytes in the object: what was there when opened plus what was written. */
+  size(): number;
+  /** Makes the written bytes durable and the object whole. */
+  commit(): Promise<void>;
+  /** Undoes this writer: a new object disappears, an appended one returns to its size at open. */
+  cancel(): Promise<void>;
+}
+
+/** Raised for a path that does not exist. */
+export class PathNotFoundError extends Error {
+  constructor(readonly path: string) {
+    super(`path not found: ${path}`);
+  }
+}
