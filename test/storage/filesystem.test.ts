@@ -1,0 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FilesystemDriver } from '../../registry/storage/filesystem.js';
+import { runDriverSuite } from './driver-suite.js';
+
+runDriverSuite('filesystem', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'wharf-filesystem-driver-'));
+  return { driver: new FilesystemDriver(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+});
