@@ -1,6 +1,7 @@
 import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ERROR_CODES, RegistryError } from './errors.js';
 import { Registry } from './registry.js';
+import { RequestLog } from './request-log.js';
 import { matchRoute, type Method } from './routes.js';
 import type { StorageDriver } from './storage/driver.js';
 
@@ -22,7 +23,7 @@ const METHODS: Method[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const app = fastify({
     logger: options.logger ?? false,
-    disableRequestLogging: true,
+    logController: new RequestLog(),
     exposeHeadRoutes: false,
     // Blob and manifest bodies are streamed or size-checked by their handlers, not by fastify.
     bodyLimit: Number.MAX_SAFE_INTEGER,
@@ -37,12 +38,6 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, remote: request.ip },
-      'request',
-    );
   });
 
   app.setErrorHandler(async (error, request, reply) => {

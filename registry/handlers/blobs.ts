@@ -11,7 +11,8 @@ export async function headBlob(ctx: RequestContext): Promise<void> {
 export async function getBlob(ctx: RequestContext): Promise<void> {
   const { size, digest } = await blobInRepository(ctx);
   const range = ctx.request.headers.range;
-  if (range === undefined) {
+  // RFC 9110 lets a server ignore a Range it does not serve (other units, several ranges): send it all.
+  if (range === undefined || !/^bytes=\d*-\d*$/.test(range.trim())) {
     ctx.reply.headers(blobHeaders(digest, size)).send(await ctx.registry.blobs.open(digest));
     return;
   }
@@ -49,7 +50,7 @@ function blobHeaders(digest: string, length: number): Record<string, string | nu
   };
 }
 
-/** One range of a `Range: bytes=…` header (start-end, start-, or -suffix); throws RANGE_INVALID (416). */
+/** The one range of a `Range: bytes=…` header (start-end, start-, or -suffix); throws RANGE_INVALID (416). */
 function parseByteRange(header: string, size: number): { start: number; end: number } {
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   const unsatisfiable = () => new RegistryError('RANGE_INVALID', `range "${header}" is not satisfiable for ${size} bytes`, { size });

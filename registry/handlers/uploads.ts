@@ -1,3 +1,4 @@
+import { parseDigest, type Digest } from '../../shared/digest.js';
 import { isRepositoryName } from '../../shared/repository-name.js';
 import { RegistryError } from '../errors.js';
 import type { ChunkBounds } from '../uploads.js';
@@ -33,8 +34,17 @@ export async function uploadStatus(ctx: RequestContext): Promise<void> {
 export async function patchUpload(ctx: RequestContext): Promise<void> {
   const name = repositoryName(ctx);
   const id = ctx.params.id!;
-  const offset = await ctx.registry.uploads.append(name, id, ctx.request.raw, chunkBounds(ctx));
-  ctx.reply.code(202).headers(sessionHeaders(name, id, offset)).send();
+  try {
+    const offset = await ctx.registry.uploads.append(name, id, ctx.request.raw, chunkBounds(ctx));
+    ctx.reply.code(202).headers(sessionHeaders(name, id, offset)).send();
+  } catch (error) {
+    // An out-of-order chunk's 416 tells the client where to resume, as a status request would.
+    if (error instanceof RegistryError && error.code === 'RANGE_INVALID') {
+      const offset = await ctx.registry.uploads.offset(name, id);
+      ctx.reply.headers(sessionHeaders(name, id, offset));
+    }
+    throw error;
+  }
 }
 
 /** PUT /v2/<name>/blobs/uploads/<id>?digest= — takes an optional last chunk, verifies and commits the blob. */
@@ -53,12 +63,18 @@ export async function cancelUpload(ctx: RequestContext): Promise<void> {
   ctx.reply.code(204).send();
 }
 
-/** Links an existing blob into `name`; false when there is nothing to mount and a session should start instead. */
+/**
+ * Links an existing blob into `name`; false when there is nothing to mount, or the mount arguments
+ * are malformed, and a session should start instead (as the distribution-spec asks).
+ */
 async function mountBlob(ctx: RequestContext, name: string, mount: string, from: string | undefined): Promise<boolean> {
-  const digest = digestParameter(mount, 'mount');
-  if (from !== undefined && !isRepositoryName(from)) {
-    throw new RegistryError('NAME_INVALID', `invalid repository name "${from}" in from`, { name: from });
+  let digest: Digest;
+  try {
+    digest = parseDigest(mount);
+  } catch {
+    return false;
   }
+  if (from !== undefined && !isRepositoryName(from)) return false;
   // Without `from`, any repository's copy will do (distribution-spec 1.1 lets registries mount automatically).
   const size = from === undefined ? await ctx.registry.blobs.sizeAnywhere(digest) : await ctx.registry.blobs.size(from, digest);
   if (size === undefined) return false;
@@ -80,7 +96,6 @@ function sessionHeaders(name: string, id: string, offset: number): Record<string
     'docker-upload-uuid': id,
     // distribution answers 0-0 for an empty session and Docker clients expect it.
     range: `0-${Math.max(offset - 1, 0)}`,
-    'content-length': 0,
   };
 }
 
