@@ -1,0 +1,88 @@
+/**
+ * Everything the benchmark must undo however it ends: server processes, wrk, temporary directories.
+ * Normal completion, a thrown error, SIGINT/SIGTERM and a plain process exit all go through here.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+
+const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
+
+export function trackChild(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+
+export function untrackChild(child: ChildProcess): void {
+  children.delete(child);
+}
+
+export function trackDir(dir: string): void {
+  dirs.add(dir);
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  dirs.delete(dir);
+}
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited within graceMs. */
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (!running(child)) {
+    children.delete(child);
+    return;
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), graceMs);
+  });
+  const outcome = await Promise.race([exited.then(() => 'exited' as const), timedOut]);
+  clearTimeout(timer);
+  if (outcome === 'timeout' && running(child)) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  children.delete(child);
+}
+
+let cleaning: Promise<void> | undefined;
+
+/** Stops every tracked process and removes every tracked directory. Safe to call more than once. */
+export function cleanupAll(): Promise<void> {
+  cleaning ??= (async () => {
+    await Promise.all([...children].map((child) => stopChild(child, 5_000).catch(() => undefined)));
+    for (const dir of [...dirs]) await removeDir(dir).catch(() => undefined);
+  })();
+  return cleaning;
+}
+
+/** Last resort when the process exits without having awaited cleanupAll (synchronous only). */
+function cleanupSync(): void {
+  for (const child of children) {
+    if (running(child)) child.kill('SIGKILL');
+  }
+  for (const dir of dirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // nothing more can be done while exiting
+    }
+  }
+}
+
+export function installCleanupHandlers(): void {
+  process.once('exit', cleanupSync);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nbench: ${signal} received, stopping servers and removing temporary files…\n`);
+      void cleanupAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+}
