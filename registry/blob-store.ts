@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Digest } from '../shared/digest.js';
 import { RegistryError } from './errors.js';
 import type { StorageDriver } from './storage/driver.js';
@@ -23,9 +23,9 @@ export class BlobStore {
     return (await this.driver.stat(StoragePaths.blobData(digest)))?.size;
   }
 
-  /** Streams a blob, or a range of it; check access with size() first. */
-  async open(digest: Digest, offset = 0, length?: number): Promise<Readable> {
-    return this.driver.reader(StoragePaths.blobData(digest), offset, length);
+  /** Writes a blob, or a range of it, into `destination` (see StorageDriver.copyTo); check access with size() first. */
+  async copyTo(digest: Digest, destination: Writable, offset = 0, length?: number): Promise<void> {
+    await this.driver.copyTo(StoragePaths.blobData(digest), destination, offset, length);
   }
 
   /** Reads a small blob (a manifest or config) whole. */

@@ -3,6 +3,9 @@ import { createApp } from './app.js';
 import type { ServeConfig } from './config.js';
 import { openStorage } from './storage/open-storage.js';
 
+// setTimeout turns a longer delay into 1 ms: a 30d setting must mean "very long", not "now".
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Runs `wharf serve` until SIGTERM or SIGINT, then drains in-flight requests and resolves. */
 export async function serve(config: ServeConfig): Promise<void> {
   const storage = openStorage(config.storage);
@@ -23,17 +26,24 @@ export async function serve(config: ServeConfig): Promise<void> {
       app.log.error({ err: error }, 'purging upload sessions failed');
     }
   };
-  void purge();
-  const timer = setInterval(purge, config.uploadPurgeIntervalMs).unref();
+  // The next purge is scheduled when one ends, so a slow purge never overlaps the next.
+  let timer: NodeJS.Timeout | undefined;
+  let stopping = false;
+  const purgeAndReschedule = async () => {
+    await purge();
+    if (!stopping) timer = setTimeout(purgeAndReschedule, Math.min(config.uploadPurgeIntervalMs, MAX_TIMER_MS)).unref();
+  };
+  void purgeAndReschedule();
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       app.log.info({ signal }, 'shutting down: draining in-flight requests');
-      clearInterval(timer);
+      stopping = true;
+      clearTimeout(timer);
       const deadline = setTimeout(() => {
         app.log.warn('shutdown timeout reached: closing remaining connections');
         app.server.closeAllConnections();
-      }, config.shutdownTimeoutMs).unref();
+      }, Math.min(config.shutdownTimeoutMs, MAX_TIMER_MS)).unref();
       app.close().then(() => {
         clearTimeout(deadline);
         resolve();

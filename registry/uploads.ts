@@ -25,22 +25,27 @@ export interface ChunkBounds {
 export class UploadSessions {
   private readonly hashStates = new Map<string, { offset: number; digester: Digester }>();
   private readonly busy = new Set<string>();
+  // Where each chunk being written started: its bytes are in the file but not yet part of the session.
+  private readonly appendingFrom = new Map<string, number>();
 
   constructor(private readonly driver: StorageDriver, private readonly blobs: BlobStore) {}
 
   /** Starts an empty session and returns its id. */
   async start(name: string): Promise<string> {
     const id = randomUUID();
-    await this.driver.putContent(StoragePaths.uploadStartedAt(name, id), Buffer.from(new Date().toISOString()));
-    await this.driver.putContent(StoragePaths.uploadData(name, id), Buffer.alloc(0));
-    return id;
+    // Until its start time is stored, a purge would take the new session for a broken one.
+    return this.exclusively(id, async () => {
+      await this.driver.putContent(StoragePaths.uploadStartedAt(name, id), Buffer.from(new Date().toISOString()));
+      await this.driver.putContent(StoragePaths.uploadData(name, id), Buffer.alloc(0));
+      return id;
+    });
   }
 
-  /** Bytes received so far. */
+  /** Bytes received so far; a chunk still being written (and maybe rolled back) does not count yet. */
   async offset(name: string, id: string): Promise<number> {
     const info = UPLOAD_ID.test(id) ? await this.driver.stat(StoragePaths.uploadData(name, id)) : undefined;
     if (!info) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
-    return info.size;
+    return this.appendingFrom.get(id) ?? info.size;
   }
 
   /** Appends a chunk streamed from `body`; returns the new offset. A failed chunk leaves the session as it was. */
@@ -60,6 +65,7 @@ export class UploadSessions {
           done(null, chunk);
         },
       });
+      this.appendingFrom.set(id, start);
       try {
         await pipeline(body, hashing, writer.stream);
         const written = writer.size() - start;
@@ -70,6 +76,8 @@ export class UploadSessions {
       } catch (error) {
         await writer.cancel();
         throw error;
+      } finally {
+        this.appendingFrom.delete(id);
       }
       this.remember(id, writer.size(), digester);
       return writer.size();
@@ -149,10 +157,7 @@ export class UploadSessions {
     const cached = this.hashStates.get(id);
     if (cached && cached.offset === offset && cached.digester.algorithm === algorithm) return cached.digester.copy();
     const digester = Digester.create(algorithm);
-    if (offset > 0) {
-      const stored = await this.driver.reader(StoragePaths.uploadData(name, id), 0, offset);
-      for await (const chunk of stored) digester.update(chunk as Buffer);
-    }
+    if (offset > 0) await this.driver.copyTo(StoragePaths.uploadData(name, id), digester.sink(), 0, offset);
     return digester;
   }
 

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { Writable } from 'node:stream';
 
 /** The digest algorithms Wharf accepts, with the hex length each one produces. */
 export const DIGEST_ALGORITHMS = { sha256: 64, sha512: 128 } as const;
@@ -53,6 +54,16 @@ export class Digester {
   /** The digest of everything fed so far; the digester stays usable. */
   digest(): Digest {
     return `${this.algorithm}:${this.hash.copy().digest('hex')}` as Digest;
+  }
+
+  /** A Writable that feeds this digester: the end of a pipeline that only needs the hash. */
+  sink(): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        this.hash.update(chunk);
+        done();
+      },
+    });
   }
 
   copy(): Digester {

@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 
 /**
  * A storage driver: the handful of operations the registry needs from a place that holds bytes
@@ -14,8 +14,13 @@ export interface StorageDriver {
   getContent(path: string): Promise<Buffer>;
   /** Writes a small object atomically: readers see the old content or the new, never a part. */
   putContent(path: string, content: Uint8Array): Promise<void>;
-  /** Streams `length` bytes (default: to the end) from `offset`; throws PathNotFoundError. */
-  reader(path: string, offset?: number, length?: number): Promise<Readable>;
+  /**
+   * Writes `length` bytes (default: to the end) from `offset` into `destination`, leaving it open.
+   * Each chunk is written only after the previous write's callback, and its buffer may be reused
+   * after its own callback, so a destination must not keep chunks (a socket or a hash does not).
+   * Reusing buffers keeps a 1 GiB copy from allocating 1 GiB. Throws PathNotFoundError before writing.
+   */
+  copyTo(path: string, destination: Writable, offset?: number, length?: number): Promise<void>;
   /** Opens an object for writing, appending to what is there when `append` is set. */
   writer(path: string, append: boolean): Promise<FileWriter>;
   /** Full paths of the direct children of a folder; throws PathNotFoundError. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Stats, WriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
 import { checkPath, checkRange } from './driver-arguments.js';
@@ -52,27 +52,18 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async reader(path: string, offset = 0, length?: number): Promise<Readable> {
+  async copyTo(path: string, destination: Writable, offset = 0, length?: number): Promise<void> {
     checkRange(offset, length);
-    // Opening first turns a missing file into PathNotFoundError here, not a later stream error.
+    // Opening first turns a missing file into PathNotFoundError before anything is written.
     const handle = await openOrNotFound(this.fullPath(path), path);
-    const isDirectory = await handle.stat().then(
-      (stats) => stats.isDirectory(),
-      async (error) => {
-        await handle.close();
-        throw error;
-      },
-    );
-    if (isDirectory) {
+    try {
+      const stats = await handle.stat();
+      if (stats.isDirectory()) throw new PathNotFoundError(path);
+      const end = length === undefined ? stats.size : Math.min(stats.size, offset + length);
+      await copyRange(handle, destination, offset, end);
+    } finally {
       await handle.close();
-      throw new PathNotFoundError(path);
     }
-    if (length === 0) {
-      await handle.close();
-      return Readable.from([], { objectMode: false });
-    }
-    const end = length === undefined ? undefined : offset + length - 1;
-    return handle.createReadStream({ start: offset, end, highWaterMark: STREAM_CHUNK_SIZE });
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {
@@ -166,6 +157,34 @@ class FilesystemFileWriter implements FileWriter {
     if (this.appendsToExisting) await truncate(this.file, this.initialSize);
     else await rm(this.file, { force: true });
   }
+}
+
+/**
+ * Copies bytes [start, end) of a file with two buffers: one is read into while the other is being
+ * written, and a buffer is read into again only after its write's callback.
+ */
+async function copyRange(handle: FileHandle, destination: Writable, start: number, end: number): Promise<void> {
+  const size = Math.min(STREAM_CHUNK_SIZE, end - start);
+  if (size <= 0) return;
+  const buffers = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  let previousWrite: Promise<void> = Promise.resolve();
+  let position = start;
+  for (let turn = 0; position < end; turn ^= 1) {
+    const buffer = buffers[turn]!;
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(size, end - position), position);
+    if (bytesRead === 0) break; // the file is shorter than it was at stat: send what there is
+    position += bytesRead;
+    await previousWrite;
+    previousWrite = writeChunk(destination, buffer.subarray(0, bytesRead));
+  }
+  await previousWrite;
+}
+
+function writeChunk(destination: Writable, chunk: Buffer): Promise<void> {
+  const written = new Promise<void>((resolve, reject) => destination.write(chunk, (error) => (error ? reject(error) : resolve())));
+  // Awaited on the next turn; this keeps a failed write from counting as unhandled meanwhile.
+  written.catch(() => {});
+  return written;
 }
 
 async function openOrNotFound(file: string, path: string): Promise<FileHandle> {

@@ -1,7 +1,10 @@
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
 import { checkPath, checkRange } from './driver-arguments.js';
+
+// Copies hand over chunks of this size, as the filesystem driver does.
+const COPY_CHUNK_SIZE = 1024 * 1024;
 
 interface StoredObject {
   readonly data: Buffer;
@@ -34,11 +37,14 @@ export class MemoryDriver implements StorageDriver {
     this.objects.set(path, { data: Buffer.from(content), modTime: new Date() });
   }
 
-  async reader(path: string, offset = 0, length?: number): Promise<Readable> {
+  async copyTo(path: string, destination: Writable, offset = 0, length?: number): Promise<void> {
     checkRange(offset, length);
     const { data } = this.objectAt(path);
-    const end = length === undefined ? data.length : offset + length;
-    return Readable.from([Buffer.from(data.subarray(offset, end))], { objectMode: false });
+    const end = length === undefined ? data.length : Math.min(data.length, offset + length);
+    for (let position = offset; position < end; position += COPY_CHUNK_SIZE) {
+      const chunk = data.subarray(position, Math.min(end, position + COPY_CHUNK_SIZE));
+      await new Promise<void>((resolve, reject) => destination.write(chunk, (error) => (error ? reject(error) : resolve())));
+    }
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {

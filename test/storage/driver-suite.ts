@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { PathNotFoundError, type StorageDriver } from '../../registry/storage/driver.js';
@@ -91,52 +91,76 @@ export function runDriverSuite(name: string, makeDriver: DriverFactory): void {
       });
     });
 
-    describe('reader', () => {
+    describe('copyTo', () => {
       const content = Buffer.from('0123456789abcdef');
 
-      test('reader streams the whole object', async () => {
+      test('copyTo streams the whole object', async () => {
         await driver.putContent('/object', content);
-        assert.deepEqual(await readAll(await driver.reader('/object')), content);
+        assert.deepEqual(await copyAll(driver, '/object'), content);
       });
 
-      test('reader honours offset and length', async () => {
+      test('copyTo honours offset and length', async () => {
         await driver.putContent('/object', content);
-        assert.equal((await readAll(await driver.reader('/object', 3, 5))).toString(), '34567');
+        assert.equal((await copyAll(driver, '/object', 3, 5)).toString(), '34567');
       });
 
-      test('reader with an offset and no length reads to the end', async () => {
+      test('copyTo with an offset and no length reads to the end', async () => {
         await driver.putContent('/object', content);
-        assert.equal((await readAll(await driver.reader('/object', 10))).toString(), 'abcdef');
+        assert.equal((await copyAll(driver, '/object', 10)).toString(), 'abcdef');
       });
 
-      test('reader with a length past the end stops at the end', async () => {
+      test('copyTo with a length past the end stops at the end', async () => {
         await driver.putContent('/object', content);
-        assert.equal((await readAll(await driver.reader('/object', 14, 100))).toString(), 'ef');
+        assert.equal((await copyAll(driver, '/object', 14, 100)).toString(), 'ef');
       });
 
-      test('reader with zero length yields nothing', async () => {
+      test('copyTo with zero length yields nothing', async () => {
         await driver.putContent('/object', content);
-        assert.equal((await readAll(await driver.reader('/object', 4, 0))).length, 0);
+        assert.equal((await copyAll(driver, '/object', 4, 0)).length, 0);
       });
 
-      test('reader of a missing path throws PathNotFoundError', async () => {
-        await assert.rejects(driver.reader('/missing'), PathNotFoundError);
+      test('copyTo rejects when the destination fails, and leaves the object intact', async () => {
+        const big = randomBytes(3 * MiB);
+        await driver.putContent('/object', big);
+        const failing = new Writable({ write: (_chunk, _encoding, done) => done(new Error('client went away')) });
+        failing.on('error', () => {});
+        await assert.rejects(driver.copyTo('/object', failing), /client went away/);
+        assert.equal(await sha256Of(driver, '/object'), sha256(big));
       });
 
-      test('reader of a folder throws PathNotFoundError', async () => {
+      test('copyTo waits for a slow destination and delivers every byte in order', async () => {
+        const big = randomBytes(5 * MiB + 11);
+        await driver.putContent('/object', big);
+        const chunks: Buffer[] = [];
+        const slow = new Writable({
+          highWaterMark: 1,
+          write(chunk: Buffer, _encoding, done) {
+            chunks.push(Buffer.from(chunk));
+            setTimeout(done, 5);
+          },
+        });
+        await driver.copyTo('/object', slow);
+        assert.ok(Buffer.concat(chunks).equals(big));
+      });
+
+      test('copyTo of a missing path throws PathNotFoundError', async () => {
+        await assert.rejects(driver.copyTo('/missing', discard()), PathNotFoundError);
+      });
+
+      test('copyTo of a folder throws PathNotFoundError', async () => {
         await driver.putContent('/folder/object', content);
-        await assert.rejects(driver.reader('/folder'), PathNotFoundError);
+        await assert.rejects(driver.copyTo('/folder', discard()), PathNotFoundError);
       });
 
-      test('reader rejects a negative offset or length', async () => {
+      test('copyTo rejects a negative offset or length', async () => {
         await driver.putContent('/object', content);
-        await assert.rejects(driver.reader('/object', -1), RangeError);
-        await assert.rejects(driver.reader('/object', 0, -1), RangeError);
+        await assert.rejects(driver.copyTo('/object', discard(), -1), RangeError);
+        await assert.rejects(driver.copyTo('/object', discard(), 0, -1), RangeError);
       });
     });
 
     describe('writer', () => {
-      test('20 MiB streamed through writer and reader keeps its sha256', async () => {
+      test('20 MiB streamed through writer and copyTo keeps its sha256', async () => {
         const content = randomBytes(20 * MiB);
         const writer = await driver.writer('/uploads/big/data', false);
         await pipeline(Readable.from(chunksOf(content, 300_000)), writer.stream);
@@ -144,9 +168,9 @@ export function runDriverSuite(name: string, makeDriver: DriverFactory): void {
         await writer.commit();
 
         assert.equal((await driver.stat('/uploads/big/data'))?.size, content.length);
-        assert.equal(await sha256Of(await driver.reader('/uploads/big/data')), sha256(content));
+        assert.equal(await sha256Of(driver, '/uploads/big/data'), sha256(content));
         const [offset, length] = [5 * MiB + 3, 3 * MiB + 7];
-        const range = await sha256Of(await driver.reader('/uploads/big/data', offset, length));
+        const range = await sha256Of(driver, '/uploads/big/data', offset, length);
         assert.equal(range, sha256(content.subarray(offset, offset + length)));
       });
 
@@ -323,7 +347,7 @@ export function runDriverSuite(name: string, makeDriver: DriverFactory): void {
             ['stat', () => driver.stat(path)],
             ['getContent', () => driver.getContent(path)],
             ['putContent', () => driver.putContent(path, text('x'))],
-            ['reader', () => driver.reader(path)],
+            ['copyTo', () => driver.copyTo(path, discard())],
             ['writer', () => driver.writer(path, false)],
             ['list', () => driver.list(path)],
             ['move from', () => driver.move(path, '/elsewhere')],
@@ -348,18 +372,35 @@ function* chunksOf(data: Buffer, chunkSize: number): Generator<Buffer> {
   for (let start = 0; start < data.length; start += chunkSize) yield data.subarray(start, start + chunkSize);
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+/** The bytes copyTo writes; chunks are copied because a driver may reuse its buffers after each write. */
+async function copyAll(driver: StorageDriver, path: string, offset?: number, length?: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  const collect = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(Buffer.from(chunk));
+      done();
+    },
+  });
+  await driver.copyTo(path, collect, offset, length);
   return Buffer.concat(chunks);
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-async function sha256Of(stream: Readable): Promise<string> {
+async function sha256Of(driver: StorageDriver, path: string, offset?: number, length?: number): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
+  const hashing = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done();
+    },
+  });
+  await driver.copyTo(path, hashing, offset, length);
   return hash.digest('hex');
 }
