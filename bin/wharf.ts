@@ -21,7 +21,7 @@ Options:
 function serveUsage(): string {
   const rows = SERVE_SETTINGS.map((s) => {
     const flag = `--${s.key} ${s.value}`;
-    return `  ${flag.padEnd(34)}${s.help}\n  ${''.padEnd(34)}env ${envName(s.key)}, default ${s.default()}`;
+    return `  ${flag.padEnd(34)}${s.help}\n  ${''.padEnd(34)}env ${envName(s.key)}, default ${s.default(process.env)}`;
   });
   return `Usage: wharf serve [OPTIONS]
 
@@ -34,6 +34,9 @@ ${rows.join('\n')}
   ${''.padEnd(34)}env WHARF_CONFIG
   ${'-h, --help'.padEnd(34)}Show this help`;
 }
+
+// Why listen() can fail through no fault of the program: said in one line, not a stack trace.
+const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -76,7 +79,7 @@ async function runServe(args: string[]): Promise<number> {
       return 2;
     }
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    if (code !== undefined && LISTEN_ERRORS.has(code)) {
       console.error(`wharf serve: cannot listen: ${(error as Error).message}`);
       return 1;
     }

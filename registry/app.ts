@@ -21,9 +21,10 @@ const METHODS: Method[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /** Builds the registry's fastify app without listening, so tests can `inject` and `serve` can `listen`. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const requestLog = new RequestLog();
   const app = fastify({
     logger: options.logger ?? false,
-    logController: new RequestLog(),
+    logController: requestLog,
     exposeHeadRoutes: false,
     // Blob and manifest bodies are streamed or size-checked by their handlers, not by fastify.
     bodyLimit: Number.MAX_SAFE_INTEGER,
@@ -40,10 +41,13 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('docker-distribution-api-version', 'registry/2.0');
   });
 
+  app.addHook('onRequestAbort', async (request) => requestLog.requestAborted(request));
   app.setErrorHandler(async (error, request, reply) => {
+    // A client that went away mid-request is no server error; its request line says enough.
+    if (request.raw.destroyed || reply.raw.destroyed) return;
     const registryError = toRegistryError(error);
     if (registryError.status >= 500) request.log.error({ err: error }, 'request failed');
-    if (request.raw.destroyed || reply.raw.headersSent) return;
+    if (reply.raw.headersSent) return;
     reply.code(registryError.status).header('content-type', 'application/json').send(registryError.toEnvelope());
   });
   app.setNotFoundHandler(async (request) => {

@@ -21,7 +21,7 @@ interface Setting {
   /** The flag (`--addr`), the environment variable (`WHARF_ADDR`) and the YAML key (`addr`) derive from this. */
   readonly key: string;
   readonly value: string;
-  readonly default: () => string;
+  readonly default: (env: NodeJS.ProcessEnv) => string;
   readonly help: string;
 }
 
@@ -31,7 +31,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   {
     key: 'storage',
     value: 'PATH|URL',
-    default: () => join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'wharf', 'registry'),
+    default: (env) => join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'wharf', 'registry'),
     help: 'where blobs and manifests live: a directory (or file:///dir), or memory:// (lost on exit)',
   },
   { key: 'log-level', value: 'LEVEL', default: () => 'info', help: 'fatal, error, warn, info (one line per request), debug or trace' },
@@ -51,14 +51,16 @@ export function envName(key: string): string {
  * --config (or WHARF_CONFIG), then the default. Throws ConfigError naming the bad setting.
  */
 export function resolveServeConfig(flags: Readonly<Record<string, string | undefined>>, env: NodeJS.ProcessEnv): ServeConfig {
-  const configPath = flags.config ?? env.WHARF_CONFIG;
-  const file = configPath === undefined ? {} : readConfigFile(configPath);
+  const configSource = flags.config !== undefined ? '--config' : 'WHARF_CONFIG';
+  const configPath = flags.config ?? (env.WHARF_CONFIG || undefined);
+  const file = configPath === undefined ? {} : readConfigFile(configPath, configSource);
   const value = (key: string): { value: string; source: string } => {
     if (flags[key] !== undefined) return { value: flags[key]!, source: `--${key}` };
     const fromEnv = env[envName(key)];
     if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: envName(key) };
-    if (file[key] !== undefined) return { value: String(file[key]), source: `${key} in ${configPath}` };
-    return { value: SERVE_SETTINGS.find((s) => s.key === key)!.default(), source: `default ${key}` };
+    // A key left empty in YAML (`storage:`) is null: unset, not the text "null".
+    if (file[key] !== undefined && file[key] !== null) return { value: String(file[key]), source: `${key} in ${configPath}` };
+    return { value: SERVE_SETTINGS.find((s) => s.key === key)!.default(env), source: `default ${key}` };
   };
   const addr = value('addr');
   const { host, port } = parseAddress(addr.value, addr.source);
@@ -66,9 +68,11 @@ export function resolveServeConfig(flags: Readonly<Record<string, string | undef
   if (!LOG_LEVELS.includes(logLevel.value)) {
     throw new ConfigError(`${logLevel.source}: unknown log level "${logLevel.value}" (use ${LOG_LEVELS.join(', ')})`);
   }
-  const duration = (key: string) => {
+  const duration = (key: string, { positive }: { positive: boolean }) => {
     const v = value(key);
-    return parseDuration(v.value, v.source);
+    const ms = parseDuration(v.value, v.source);
+    if (positive && ms === 0) throw new ConfigError(`${v.source}: must be longer than 0`);
+    return ms;
   };
   const storage = value('storage').value;
   if (storage === '') throw new ConfigError('storage: must not be empty');
@@ -77,30 +81,31 @@ export function resolveServeConfig(flags: Readonly<Record<string, string | undef
     port,
     storage,
     logLevel: logLevel.value,
-    uploadPurgeAgeMs: duration('upload-purge-age'),
-    uploadPurgeIntervalMs: duration('upload-purge-interval'),
-    shutdownTimeoutMs: duration('shutdown-timeout'),
+    uploadPurgeAgeMs: duration('upload-purge-age', { positive: true }),
+    uploadPurgeIntervalMs: duration('upload-purge-interval', { positive: true }),
+    shutdownTimeoutMs: duration('shutdown-timeout', { positive: false }),
   };
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+function readConfigFile(path: string, source: string): Record<string, unknown> {
+  const fail = (why: string) => new ConfigError(`${source} ${path}: ${why}`);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`--config ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw fail((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message);
   }
   let parsed: unknown;
   try {
     parsed = parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`--config ${path}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw fail(`not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`--config ${path}: must be a mapping of setting: value`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw fail('must be a mapping of setting: value');
   const known = new Set(SERVE_SETTINGS.map((s) => s.key));
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) throw new ConfigError(`--config ${path}: unknown setting "${key}"`);
+    if (!known.has(key)) throw fail(`unknown setting "${key}"`);
   }
   return parsed as Record<string, unknown>;
 }

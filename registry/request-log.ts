@@ -1,18 +1,34 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 
+// nginx's status for a request the client closed before it was answered.
+const CLIENT_CLOSED_REQUEST = 499;
+
 /** fastify's request logging reduced to one line per request, written when the response is done. */
 export class RequestLog extends LogController {
+  private readonly logged = new WeakSet<FastifyRequest>();
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const line = {
-      method: request.method,
-      url: request.url,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10,
-      remote: request.ip,
-      ...(error ? { err: error } : {}),
-    };
-    request.log.info(line, 'request');
+    if (this.logged.has(request)) return;
+    this.logged.add(request);
+    const ms = Math.round(reply.elapsedTime * 10) / 10;
+    request.log.info({ ...requestLine(request, reply.statusCode), ms, ...(error ? { err: error } : {}) }, 'request');
   }
+
+  /**
+   * The line of a request whose client went away before the response was done, which fastify does
+   * not log. A client may also close right as its response ends: the next turn tells which it was.
+   */
+  requestAborted(request: FastifyRequest): void {
+    setImmediate(() => {
+      if (this.logged.has(request)) return;
+      this.logged.add(request);
+      request.log.info(requestLine(request, CLIENT_CLOSED_REQUEST), 'request');
+    });
+  }
+}
+
+function requestLine(request: FastifyRequest, status: number) {
+  return { method: request.method, url: request.url, status, remote: request.ip };
 }

@@ -15,9 +15,15 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
 
   const id = await ctx.registry.uploads.start(name);
   if (digest !== undefined) {
-    const expected = digestParameter(digest);
-    await ctx.registry.uploads.complete(name, id, expected, { body: ctx.request.raw, bounds: chunkBounds(ctx) });
-    sendBlobCreated(ctx, name, expected);
+    // The session exists only for this request: whatever goes wrong, no client can resume it.
+    try {
+      const expected = digestParameter(digest);
+      await ctx.registry.uploads.complete(name, id, expected, { body: ctx.request.raw, bounds: chunkBounds(ctx) });
+      sendBlobCreated(ctx, name, expected);
+    } catch (error) {
+      await ctx.registry.uploads.cancel(name, id).catch(() => {});
+      throw error;
+    }
     return;
   }
   ctx.reply.code(202).headers(sessionHeaders(name, id, 0)).send();

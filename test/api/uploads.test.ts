@@ -99,6 +99,21 @@ describe('POST /v2/<name>/blobs/uploads/', () => {
     assert.equal((await app.inject({ method: 'HEAD', url: `/v2/foo/bar/blobs/${digestOf(content)}` })).statusCode, 404);
   });
 
+  test('a failed monolithic POST leaves no upload session behind', async (t) => {
+    const app = await newApp(t);
+    const content = randomBlob(500);
+    const bad = [
+      { query: `digest=${absentDigest()}`, headers: OCTET },
+      { query: `digest=${digestOf(content)}`, headers: { ...OCTET, 'content-range': '0-9' } },
+      { query: 'digest=sha256:nothex', headers: OCTET },
+    ];
+    for (const { query, headers } of bad) {
+      const res = await app.inject({ method: 'POST', url: `/v2/foo/bar/blobs/uploads/?${query}`, headers, payload: content });
+      assert.equal(res.statusCode, 400, `${query}: ${res.body}`);
+    }
+    assert.deepEqual(await app.registry.storage.list('/repositories/foo/bar/_uploads').catch(() => []), []);
+  });
+
   test('POST ?digest= with a malformed digest returns 400 DIGEST_INVALID', async (t) => {
     const app = await newApp(t);
     const res = await app.inject({
