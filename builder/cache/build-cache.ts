@@ -1,0 +1,42 @@
+import Database from 'better-sqlite3';
+import type { Digest } from '../../shared/digest.js';
+import type { Descriptor } from '../../shared/oci.js';
+
+/** What a build step produced: a layer (or none, for ENV and the like) and when it was first built. */
+export interface CachedStep {
+  readonly layer?: { readonly descriptor: Descriptor; readonly diffId: Digest };
+  /** RFC 3339; kept so a rebuild from cache gives the same history, hence the same image ID. */
+  readonly created: string;
+}
+
+/**
+ * The build cache index: step cache key → result, in SQLite inside the build root; layer bytes
+ * live in the build root's content store. A row is written only after its layer is stored, and one
+ * INSERT is atomic, so an interrupted build leaves no half entry.
+ */
+export class BuildCache {
+  private readonly db: Database.Database;
+  private readonly lookup: Database.Statement<[string], { result: string }>;
+  private readonly insert: Database.Statement<[string, string, number]>;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, result TEXT NOT NULL, used_at INTEGER NOT NULL)');
+    this.lookup = this.db.prepare('SELECT result FROM steps WHERE key = ?');
+    this.insert = this.db.prepare('INSERT OR REPLACE INTO steps (key, result, used_at) VALUES (?, ?, ?)');
+  }
+
+  get(key: Digest): CachedStep | undefined {
+    const row = this.lookup.get(key);
+    return row ? (JSON.parse(row.result) as CachedStep) : undefined;
+  }
+
+  put(key: Digest, step: CachedStep): void {
+    this.insert.run(key, JSON.stringify(step), Date.now());
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract, type Header } from 'tar-stream';
+import type { Layer } from '../shared/image.js';
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
+
+/** Raised for a layer tar entry whose name climbs out of the image root (`../x`). */
+export class UnsafeLayerEntryError extends Error {}
+
+/**
+ * A stage's filesystem as a directory: its layers applied in order, whiteouts honoured, kept in
+ * the build root by the chain of layer digests so it is unpacked once. `COPY --from` reads files
+ * from it and `--chown` reads its /etc/passwd. (RUN mounts per-layer snapshots with overlayfs.)
+ */
+export async function materializeRootfs(layers: readonly Layer[], cacheDir: string): Promise<string> {
+  const chain = createHash('sha256');
+  for (const layer of layers) chain.update(`${layer.diffId}\n`);
+  const destination = join(cacheDir, chain.digest('hex'));
+  if (await lstat(destination).catch(() => undefined)) return destination;
+  const building = `${destination}.partial-${process.pid}`;
+  await rm(building, { recursive: true, force: true });
+  await mkdir(building, { recursive: true });
+  try {
+    for (const layer of layers) await applyLayer(layer, building);
+    await rename(building, destination);
+  } catch (error) {
+    await rm(building, { recursive: true, force: true });
+    throw error;
+  }
+  return destination;
+}
+
+/** Applies one layer tar on top of `root`, as a container runtime would. */
+async function applyLayer(layer: Layer, root: string): Promise<void> {
+  const tar = extract();
+  const hardlinks: [string, string][] = [];
+  const directoryTimes: [string, Date][] = [];
+  if (layer.descriptor.mediaType.endsWith('zstd')) throw new Error(`unpacking zstd layers is not supported yet (${layer.descriptor.digest})`);
+  const input = await layer.open();
+  const feeding = layer.descriptor.mediaType.endsWith('gzip') ? pipeline(input, createGunzip(), tar) : pipeline(input, tar);
+  // Entries are consumed in order; a failing entry destroys the extractor, which ends the feeding too.
+  try {
+    for await (const entry of tar) await applyEntry(root, entry.header, entry as AsyncIterable<Buffer>, hardlinks, directoryTimes);
+  } catch (error) {
+    tar.destroy(error as Error);
+    await feeding.catch(() => {});
+    throw error;
+  }
+  await feeding;
+  for (const [path, target] of hardlinks) {
+    await rm(path, { force: true, recursive: true });
+    await link(target, path);
+  }
+  // Directory times last: writing inside a directory changes its mtime.
+  for (const [path, time] of directoryTimes.reverse()) await utimes(path, time, time);
+}
+
+async function applyEntry(
+  root: string,
+  header: Header,
+  content: AsyncIterable<Buffer>,
+  hardlinks: [string, string][],
+  directoryTimes: [string, Date][],
+): Promise<void> {
+  const relative = cleanEntryPath(header.name);
+  if (relative === '') return;
+  const base = relative.slice(relative.lastIndexOf('/') + 1);
+  const folder = await resolveInRoot(root, relative.includes('/') ? relative.slice(0, relative.lastIndexOf('/')) : '');
+  const path = join(folder, base);
+  if (base === OPAQUE_MARKER) {
+    for (const child of await readdir(folder).catch(() => [] as string[])) await rm(join(folder, child), { recursive: true, force: true });
+    return;
+  }
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    await rm(join(folder, base.slice(WHITEOUT_PREFIX.length)), { recursive: true, force: true });
+    return;
+  }
+  await mkdir(folder, { recursive: true });
+  const existing = await lstat(path).catch(() => undefined);
+  if (existing && !(existing.isDirectory() && header.type === 'directory')) await rm(path, { recursive: true, force: true });
+  const mtime = header.mtime ?? new Date(0);
+  const mode = (header.mode ?? 0o644) & 0o7777;
+  switch (header.type) {
+    case 'directory':
+      await mkdir(path, { recursive: true });
+      await chmod(path, mode);
+      directoryTimes.push([path, mtime]);
+      break;
+    case 'symlink':
+      await symlink(header.linkname ?? '', path);
+      break;
+    case 'link': {
+      const target = cleanEntryPath(header.linkname ?? '');
+      const targetFolder = await resolveInRoot(root, target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : '');
+      hardlinks.push([path, join(targetFolder, target.slice(target.lastIndexOf('/') + 1))]);
+      break;
+    }
+    case 'file':
+    case 'contiguous-file': {
+      const file = await open(path, 'w', mode);
+      try {
+        for await (const chunk of content) await file.write(chunk);
+      } finally {
+        await file.close();
+      }
+      await chmod(path, mode);
+      await utimes(path, mtime, mtime);
+      break;
+    }
+    default:
+      // Devices and fifos need privileges COPY --from never needs; their names are enough.
+      break;
+  }
+  if (header.type !== 'link') await lchown(path, header.uid ?? 0, header.gid ?? 0).catch(() => {});
+}
+
+/** The entry name as a root-relative path; throws for names that climb out of the root. */
+function cleanEntryPath(name: string): string {
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') throw new UnsafeLayerEntryError(`layer entry "${name}" points outside the image root`);
+    parts.push(part);
+  }
+  return parts.join('/');
+}
+
+/**
+ * The host path of a root-relative folder, following symlinks as the container would see them but
+ * never leaving the root: an absolute link target restarts at the root and `..` stops there.
+ */
+async function resolveInRoot(root: string, relativeDir: string): Promise<string> {
+  const pending = relativeDir.split('/').filter(Boolean);
+  const resolved: string[] = [];
+  for (let hops = 0; pending.length > 0; ) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const candidate = join(root, ...resolved, part);
+    const info = await lstat(candidate).catch(() => undefined);
+    if (info?.isSymbolicLink()) {
+      if (++hops > 255) throw new UnsafeLayerEntryError(`too many symlinks resolving "${relativeDir}"`);
+      const target = await readlink(candidate);
+      if (target.startsWith('/')) resolved.length = 0;
+      pending.unshift(...target.split('/').filter(Boolean));
+      continue;
+    }
+    resolved.push(part);
+  }
+  return join(root, ...resolved);
+}
