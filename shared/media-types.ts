@@ -11,6 +11,7 @@ export const MediaType = {
   DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   DockerConfig: 'application/vnd.docker.container.image.v1+json',
   DockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  DockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
 } as const;
 
 export type ManifestMediaType =
@@ -34,4 +35,13 @@ export function isManifestMediaType(value: string): value is ManifestMediaType {
 /** Whether a manifest media type lists other manifests (an index) rather than layers. */
 export function isIndexMediaType(value: string): boolean {
   return value === MediaType.OciIndex || value === MediaType.DockerManifestList;
+}
+
+/**
+ * The media type a manifest's JSON declares, or for one that omits it (OCI allows that) the type its
+ * shape implies: a `manifests` list makes it an index.
+ */
+export function manifestMediaTypeOf(manifest: { readonly mediaType?: unknown; readonly manifests?: unknown }): string {
+  if (typeof manifest.mediaType === 'string' && manifest.mediaType !== '') return manifest.mediaType;
+  return Array.isArray(manifest.manifests) ? MediaType.OciIndex : MediaType.OciManifest;
 }
