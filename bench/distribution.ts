@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, startServer, type RunningServer } from './server-process.js';
+import { onFreePort } from '../test/support/free-port.js';
+import { startMeasuredServer, type RunningServer } from './measured-server.js';
 
 export const DISTRIBUTION_BINARY = process.env.BENCH_DISTRIBUTION_BIN ?? '/usr/bin/docker-registry';
 
@@ -41,10 +42,11 @@ function configYaml(rootDirectory: string, port: number): string {
 
 /** Starts distribution with storage in storageDir/data and its config file in storageDir. */
 export async function startDistribution(storageDir: string): Promise<RunningServer> {
-  const port = await freePort();
   const configPath = join(storageDir, 'config.yml');
-  await writeFile(configPath, configYaml(join(storageDir, 'data'), port));
-  const server = await startServer({ name: 'distribution', command: DISTRIBUTION_BINARY, args: ['serve', configPath], port });
+  const server = await onFreePort(async (port) => {
+    await writeFile(configPath, configYaml(join(storageDir, 'data'), port));
+    return startMeasuredServer({ name: 'distribution', command: DISTRIBUTION_BINARY, args: ['serve', configPath], port });
+  });
   server.notes.push('config: filesystem storage, blobdescriptor cache inmemory, delete enabled, log level error, access log disabled');
   return server;
 }

@@ -10,16 +10,17 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
+import { WHARF_BIN } from '../test/support/wharf-process.js';
 import { cleanupAll, installCleanupHandlers, removeDir, trackDir } from './cleanup.js';
 import { readConfig, type BenchConfig, type ServerName } from './config.js';
 import { distributionVersion, startDistribution } from './distribution.js';
 import { buildImageFixture, type ImageFixture } from './image-fixture.js';
 import { writeRandomBlob, type BlobFile } from './random-blob.js';
 import { RegistryClient } from './registry-client.js';
+import type { RunningServer } from './measured-server.js';
 import { goalsMet, markdownTable, record, summaryTable, textTable, type Measurements, type Metric } from './report.js';
-import type { RunningServer } from './server-process.js';
 import { megabytesPerSecond } from './stats.js';
-import { checkWharfBuilt, startWharf, WHARF_CLI } from './wharf.js';
+import { checkWharfBuilt, startWharf } from './wharf.js';
 import { checkWrk, runWrk } from './wrk.js';
 
 const REPO = 'bench';
@@ -184,7 +185,7 @@ async function main(): Promise<void> {
   log(`  date          ${new Date().toISOString()}`);
   log(`  machine       ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}`);
   log(`  node          ${process.version}`);
-  const wharfVersion = (tryCommand(process.execPath, [WHARF_CLI, '--version']) ?? 'unknown version').replace(/^wharf\s+/, '');
+  const wharfVersion = (tryCommand(process.execPath, [WHARF_BIN, '--version']) ?? 'unknown version').replace(/^wharf\s+/, '');
   log(`  wharf         ${config.servers.includes('wharf') ? `${wharfVersion}, git ${gitRev}` : 'not run'}`);
   log(`  distribution  ${distVersion}`);
   log(`  blob          ${config.blobMiB} MiB random data; rounds ${config.rounds}; wrk -t${config.wrkThreads} -c${config.wrkConnections} -d${config.wrkSeconds}s (${config.wrkWarmupSeconds > 0 ? `after a ${config.wrkWarmupSeconds}s discarded warm-up` : 'no warm-up'})`);

@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createApp } from '../../registry/app.js';
 import { MemoryDriver } from '../../registry/storage/memory.js';
-import { assertError, newApp, pushImage, type App } from './fixtures.js';
+import { assertError, followPages, getJson, newApp, nextLink, pushImage, type App } from './fixtures.js';
 
 interface Catalog {
   repositories: string[];
 }
 
-async function catalog(app: App, url = '/v2/_catalog') {
-  const res = await app.inject({ method: 'GET', url });
-  return { res, body: res.statusCode === 200 ? (res.json() as Catalog) : undefined };
-}
-
-function nextLink(link: unknown): string | undefined {
-  if (link === undefined) return undefined;
-  const match = /^<([^>]+)>;\s*rel="next"$/.exec(String(link));
-  assert.ok(match, `malformed Link header ${String(link)}`);
-  const url = new URL(match[1]!, 'http://localhost');
-  return url.pathname + url.search;
+function catalog(app: App, url = '/v2/_catalog') {
+  return getJson<Catalog>(app, url);
 }
 
 describe('GET /v2/_catalog', () => {
@@ -78,25 +68,13 @@ describe('GET /v2/_catalog', () => {
     const app = await newApp(t);
     const all = ['a', 'a/b', 'a/b/c', 'b', 'lib/x', 'lib/y', 'z'];
     for (const repo of [...all].reverse()) await pushImage(app, repo, { tag: 'latest' });
-    const seen: string[] = [];
-    let url: string | undefined = '/v2/_catalog?n=2';
-    for (let pages = 0; url !== undefined; pages++) {
-      assert.ok(pages < 10, 'pagination does not terminate');
-      const { res, body } = await catalog(app, url);
-      assert.equal(res.statusCode, 200, res.body);
-      assert.ok((body?.repositories.length ?? 0) <= 2);
-      seen.push(...(body?.repositories ?? []));
-      url = nextLink(res.headers.link);
-    }
-    assert.deepEqual(seen, all);
+    assert.deepEqual(await followPages(app, '/v2/_catalog?n=2', 'repositories', 2), all);
   });
 
   test('repositories pushed through one instance are listed by another over the same storage', async (t) => {
     const storage = new MemoryDriver();
-    const one = await createApp({ storage, logger: false });
-    const two = await createApp({ storage, logger: false });
-    t.after(() => one.close());
-    t.after(() => two.close());
+    const one = await newApp(t, storage);
+    const two = await newApp(t, storage);
     await pushImage(one, 'first/repo', { tag: 'latest' });
     assert.deepEqual((await catalog(two)).body?.repositories, ['first/repo']);
     await pushImage(two, 'second/repo', { tag: 'latest' });

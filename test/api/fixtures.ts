@@ -13,11 +13,58 @@ import type { Descriptor } from '../../shared/oci.js';
 export type App = Awaited<ReturnType<typeof createApp>>;
 export type Response = LightMyRequestResponse;
 
-/** A registry over an in-memory driver, closed when the test ends. */
-export async function newApp(t: TestContext): Promise<App> {
-  const app = await createApp({ storage: new MemoryDriver(), logger: false });
+/**
+ * A registry over an in-memory driver, closed when the test ends. Two apps given the same
+ * `storage` are two instances of one registry (or one registry before and after a restart).
+ */
+export async function newApp(t: TestContext, storage: MemoryDriver = new MemoryDriver()): Promise<App> {
+  const app = await createApp({ storage, logger: false });
   t.after(() => app.close());
   return app;
+}
+
+/** GET `url`; the body is parsed only when the status is 200. */
+export async function getJson<T>(app: App, url: string): Promise<{ res: Response; body: T | undefined }> {
+  const res = await app.inject({ method: 'GET', url });
+  return { res, body: res.statusCode === 200 ? (res.json() as T) : undefined };
+}
+
+/** The target of a `Link: <url>; rel="next"` header, as a path and query; undefined without one. */
+export function nextLink(link: unknown): string | undefined {
+  if (link === undefined) return undefined;
+  const match = /^<([^>]+)>;\s*rel="next"$/.exec(String(link));
+  assert.ok(match, `malformed Link header ${String(link)}`);
+  const url = new URL(match[1]!, 'http://localhost');
+  return url.pathname + url.search;
+}
+
+/**
+ * Follows Link headers from `url` (a paginated list such as tags/list or _catalog), checking that
+ * each page answers 200 with at most `pageSize` entries under `key`; returns every entry in order.
+ */
+export async function followPages(app: App, url: string, key: string, pageSize: number): Promise<string[]> {
+  const seen: string[] = [];
+  let next: string | undefined = url;
+  for (let pages = 0; next !== undefined; pages++) {
+    assert.ok(pages < 10, 'pagination does not terminate');
+    const page: { res: Response; body?: Record<string, string[]> } = await getJson(app, next);
+    assert.equal(page.res.statusCode, 200, page.res.body);
+    const entries = page.body?.[key] ?? [];
+    assert.ok(entries.length <= pageSize, `${entries.length} entries on a page of ${pageSize}`);
+    seen.push(...entries);
+    next = nextLink(page.res.headers.link);
+  }
+  return seen;
+}
+
+/** GET a blob, with extra request headers such as Range. */
+export async function getBlob(app: App, repo: string, digest: string, headers: Record<string, string> = {}): Promise<Response> {
+  return app.inject({ method: 'GET', url: `/v2/${repo}/blobs/${digest}`, headers });
+}
+
+/** HEAD a blob. */
+export async function headBlob(app: App, repo: string, digest: string): Promise<Response> {
+  return app.inject({ method: 'HEAD', url: `/v2/${repo}/blobs/${digest}` });
 }
 
 /** The path and query of a Location header, absolute or relative, for a follow-up inject. */

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createApp } from '../../registry/app.js';
 import { MemoryDriver } from '../../registry/storage/memory.js';
 import { digestOf } from '../../shared/digest.js';
 import { MediaType } from '../../shared/media-types.js';
@@ -377,10 +376,8 @@ describe('PUT /v2/<name>/manifests/<reference> edge cases', () => {
 describe('manifests live in storage', () => {
   test('a manifest pushed through one instance is served by another over the same storage', async (t) => {
     const storage = new MemoryDriver();
-    const one = await createApp({ storage, logger: false });
-    const two = await createApp({ storage, logger: false });
-    t.after(() => one.close());
-    t.after(() => two.close());
+    const one = await newApp(t, storage);
+    const two = await newApp(t, storage);
     const image = await pushImage(one, 'foo/bar', { tag: 'latest' });
     const res = await getManifest(two, 'foo/bar', 'latest');
     assert.equal(res.statusCode, 200);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createApp } from '../../registry/app.js';
 import { MemoryDriver } from '../../registry/storage/memory.js';
 import { digestOf } from '../../shared/digest.js';
 import { MediaType } from '../../shared/media-types.js';
@@ -8,12 +7,15 @@ import type { Descriptor } from '../../shared/oci.js';
 import {
   absentDigest,
   assertError,
+  getJson,
   indexBytes,
   newApp,
   pushImage,
   pushManifest,
   pushReferrer,
   type App,
+  type IndexParts,
+  type Response,
 } from './fixtures.js';
 
 interface Index {
@@ -25,9 +27,27 @@ interface Index {
 const SBOM = 'application/vnd.example.sbom.v1';
 const SIGNATURE = 'application/vnd.example.signature.v1';
 
-async function referrers(app: App, repo: string, digest: string, query = '') {
-  const res = await app.inject({ method: 'GET', url: `/v2/${repo}/referrers/${digest}${query}` });
-  return { res, body: res.statusCode === 200 ? (res.json() as Index) : undefined };
+function referrers(app: App, repo: string, digest: string, query = '') {
+  return getJson<Index>(app, `/v2/${repo}/referrers/${digest}${query}`);
+}
+
+/** The digests the referrers list of `digest` names, in order. */
+async function referrerDigests(app: App, repo: string, digest: string): Promise<string[] | undefined> {
+  return (await referrers(app, repo, digest)).body?.manifests.map((m) => m.digest);
+}
+
+/** Pushes to foo/bar an image index over one new image, with `subject` and the other fields given. */
+async function pushIndexReferrer(app: App, subject: Descriptor, fields: Pick<IndexParts, 'artifactType' | 'annotations'>) {
+  const child = await pushImage(app, 'foo/bar');
+  return pushManifest(app, 'foo/bar', indexBytes({ manifests: [child.descriptor], subject, ...fields }), MediaType.OciIndex);
+}
+
+/** Asserts a 200 answer whose body is an OCI image index. */
+function assertIndex(res: Response, body: Index | undefined): void {
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(String(res.headers['content-type']).split(';')[0], MediaType.OciIndex);
+  assert.equal(body?.schemaVersion, 2);
+  assert.equal(body?.mediaType, MediaType.OciIndex);
 }
 
 function byDigest(index: Index | undefined, digest: string): Descriptor | undefined {
@@ -44,10 +64,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
     });
     const sig = await pushReferrer(app, 'foo/bar', subject.descriptor, { artifactType: SIGNATURE });
     const { res, body } = await referrers(app, 'foo/bar', subject.digest);
-    assert.equal(res.statusCode, 200, res.body);
-    assert.equal(String(res.headers['content-type']).split(';')[0], MediaType.OciIndex);
-    assert.equal(body?.schemaVersion, 2);
-    assert.equal(body?.mediaType, MediaType.OciIndex);
+    assertIndex(res, body);
     assert.equal(body?.manifests.length, 2);
     assert.deepEqual(byDigest(body, sbom.digest), {
       mediaType: MediaType.OciManifest,
@@ -83,13 +100,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
   test('an index with a subject is a referrer, listed without artifactType when it has none', async (t) => {
     const app = await newApp(t);
     const subject = await pushImage(app, 'foo/bar');
-    const child = await pushImage(app, 'foo/bar');
-    const index = await pushManifest(
-      app,
-      'foo/bar',
-      indexBytes({ manifests: [child.descriptor], subject: subject.descriptor, annotations: { kind: 'bundle' } }),
-      MediaType.OciIndex,
-    );
+    const index = await pushIndexReferrer(app, subject.descriptor, { annotations: { kind: 'bundle' } });
     const { body } = await referrers(app, 'foo/bar', subject.digest);
     const descriptor = byDigest(body, index.digest);
     assert.ok(descriptor, 'index referrer not listed');
@@ -101,13 +112,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
   test('an index with artifactType and a subject is listed with that artifactType', async (t) => {
     const app = await newApp(t);
     const subject = await pushImage(app, 'foo/bar');
-    const child = await pushImage(app, 'foo/bar');
-    const index = await pushManifest(
-      app,
-      'foo/bar',
-      indexBytes({ manifests: [child.descriptor], subject: subject.descriptor, artifactType: SBOM }),
-      MediaType.OciIndex,
-    );
+    const index = await pushIndexReferrer(app, subject.descriptor, { artifactType: SBOM });
     const { body } = await referrers(app, 'foo/bar', subject.digest);
     assert.equal(byDigest(body, index.digest)?.artifactType, SBOM);
   });
@@ -120,10 +125,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
     const { res, body } = await referrers(app, 'foo/bar', subject.digest, `?artifactType=${encodeURIComponent(SBOM)}`);
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers['oci-filters-applied'], 'artifactType');
-    assert.deepEqual(
-      body?.manifests.map((m) => m.digest),
-      [sbom.digest],
-    );
+    assert.deepEqual(body?.manifests.map((m) => m.digest), [sbom.digest]);
   });
 
   test('?artifactType= matching nothing returns 200 with an empty manifests list', async (t) => {
@@ -148,10 +150,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
     const app = await newApp(t);
     const subject = await pushImage(app, 'foo/bar');
     const { res, body } = await referrers(app, 'foo/bar', subject.digest);
-    assert.equal(res.statusCode, 200, res.body);
-    assert.equal(String(res.headers['content-type']).split(';')[0], MediaType.OciIndex);
-    assert.equal(body?.schemaVersion, 2);
-    assert.equal(body?.mediaType, MediaType.OciIndex);
+    assertIndex(res, body);
     assert.deepEqual(body?.manifests, []);
   });
 
@@ -167,11 +166,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
     const app = await newApp(t);
     const missing = { mediaType: MediaType.OciManifest, digest: absentDigest(), size: 400 };
     const referrer = await pushReferrer(app, 'foo/bar', missing, { artifactType: SBOM });
-    const { body } = await referrers(app, 'foo/bar', missing.digest);
-    assert.deepEqual(
-      body?.manifests.map((m) => m.digest),
-      [referrer.digest],
-    );
+    assert.deepEqual(await referrerDigests(app, 'foo/bar', missing.digest), [referrer.digest]);
   });
 
   test('a referrer is removed from the list after its DELETE', async (t) => {
@@ -181,11 +176,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
     const kept = await pushReferrer(app, 'foo/bar', subject.descriptor, { artifactType: SIGNATURE });
     const del = await app.inject({ method: 'DELETE', url: `/v2/foo/bar/manifests/${gone.digest}` });
     assert.equal(del.statusCode, 202);
-    const { body } = await referrers(app, 'foo/bar', subject.digest);
-    assert.deepEqual(
-      body?.manifests.map((m) => m.digest),
-      [kept.digest],
-    );
+    assert.deepEqual(await referrerDigests(app, 'foo/bar', subject.digest), [kept.digest]);
   });
 
   test('a referrer tagged and then untagged stays listed while its manifest exists', async (t) => {
@@ -194,11 +185,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
     const referrer = await pushReferrer(app, 'foo/bar', subject.descriptor, { artifactType: SBOM, tag: 'sbom' });
     const del = await app.inject({ method: 'DELETE', url: '/v2/foo/bar/manifests/sbom' });
     assert.equal(del.statusCode, 202);
-    const { body } = await referrers(app, 'foo/bar', subject.digest);
-    assert.deepEqual(
-      body?.manifests.map((m) => m.digest),
-      [referrer.digest],
-    );
+    assert.deepEqual(await referrerDigests(app, 'foo/bar', subject.digest), [referrer.digest]);
   });
 
   test('a referrer pushed twice is listed once', async (t) => {
@@ -206,11 +193,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
     const subject = await pushImage(app, 'foo/bar');
     const referrer = await pushReferrer(app, 'foo/bar', subject.descriptor, { artifactType: SBOM });
     await pushManifest(app, 'foo/bar', referrer.content, MediaType.OciManifest, 'again');
-    const { body } = await referrers(app, 'foo/bar', subject.digest);
-    assert.deepEqual(
-      body?.manifests.map((m) => m.digest),
-      [referrer.digest],
-    );
+    assert.deepEqual(await referrerDigests(app, 'foo/bar', subject.digest), [referrer.digest]);
   });
 
   test('referrers are scoped to the repository they were pushed to', async (t) => {
@@ -230,25 +213,16 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
     const referrer = await pushReferrer(app, 'foo/bar', sha512Subject, { artifactType: SBOM });
     const { res, body } = await referrers(app, 'foo/bar', sha512Subject.digest);
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(
-      body?.manifests.map((m) => m.digest),
-      [referrer.digest],
-    );
+    assert.deepEqual(body?.manifests.map((m) => m.digest), [referrer.digest]);
   });
 
   test('referrers pushed through one instance are listed by another over the same storage', async (t) => {
     const storage = new MemoryDriver();
-    const one = await createApp({ storage, logger: false });
-    const two = await createApp({ storage, logger: false });
-    t.after(() => one.close());
-    t.after(() => two.close());
+    const one = await newApp(t, storage);
+    const two = await newApp(t, storage);
     const subject = await pushImage(one, 'foo/bar');
     const referrer = await pushReferrer(one, 'foo/bar', subject.descriptor, { artifactType: SBOM });
-    const { body } = await referrers(two, 'foo/bar', subject.digest);
-    assert.deepEqual(
-      body?.manifests.map((m) => m.digest),
-      [referrer.digest],
-    );
+    assert.deepEqual(await referrerDigests(two, 'foo/bar', subject.digest), [referrer.digest]);
   });
 
   test('referrers of a malformed digest returns 400', async (t) => {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createApp } from '../../registry/app.js';
 import { MemoryDriver } from '../../registry/storage/memory.js';
 import { MediaType } from '../../shared/media-types.js';
-import { assertError, newApp, pushBlob, pushImage, putManifest, type App } from './fixtures.js';
+import { assertError, followPages, getJson, newApp, nextLink, pushBlob, pushImage, putManifest, type App } from './fixtures.js';
 
 interface TagList {
   name: string;
@@ -19,18 +18,8 @@ async function tagImage(app: App, repo: string, tags: readonly string[]): Promis
   }
 }
 
-async function listTags(app: App, url: string) {
-  const res = await app.inject({ method: 'GET', url });
-  return { res, body: res.statusCode === 200 ? (res.json() as TagList) : undefined };
-}
-
-/** The target of a `Link: <url>; rel="next"` header. */
-function nextLink(link: unknown): string | undefined {
-  if (link === undefined) return undefined;
-  const match = /^<([^>]+)>;\s*rel="next"$/.exec(String(link));
-  assert.ok(match, `malformed Link header ${String(link)}`);
-  const url = new URL(match[1]!, 'http://localhost');
-  return url.pathname + url.search;
+function listTags(app: App, url: string) {
+  return getJson<TagList>(app, url);
 }
 
 describe('GET /v2/<name>/tags/list', () => {
@@ -164,17 +153,7 @@ describe('GET /v2/<name>/tags/list pagination', () => {
     const app = await newApp(t);
     const all = Array.from({ length: 11 }, (_, i) => `t${String(i).padStart(2, '0')}`);
     await tagImage(app, 'foo/bar', [...all].reverse());
-    const seen: string[] = [];
-    let url: string | undefined = '/v2/foo/bar/tags/list?n=3';
-    for (let pages = 0; url !== undefined; pages++) {
-      assert.ok(pages < 10, 'pagination does not terminate');
-      const { res, body } = await listTags(app, url);
-      assert.equal(res.statusCode, 200);
-      assert.ok((body?.tags.length ?? 0) <= 3);
-      seen.push(...(body?.tags ?? []));
-      url = nextLink(res.headers.link);
-    }
-    assert.deepEqual(seen, all);
+    assert.deepEqual(await followPages(app, '/v2/foo/bar/tags/list?n=3', 'tags', 3), all);
   });
 
   test('a tag with characters that need no escaping round-trips through Link', async (t) => {
@@ -201,10 +180,8 @@ describe('GET /v2/<name>/tags/list pagination', () => {
 describe('tags and storage', () => {
   test('tags pushed through one instance are listed by another over the same storage', async (t) => {
     const storage = new MemoryDriver();
-    const one = await createApp({ storage, logger: false });
-    const two = await createApp({ storage, logger: false });
-    t.after(() => one.close());
-    t.after(() => two.close());
+    const one = await newApp(t, storage);
+    const two = await newApp(t, storage);
     await tagImage(one, 'foo/bar', ['b', 'a']);
     assert.deepEqual((await listTags(two, '/v2/foo/bar/tags/list')).body?.tags, ['a', 'b']);
   });

@@ -1,12 +1,13 @@
 // Helpers for end-to-end tests that drive a real `wharf serve` process with real clients
 // (the docker engine, skopeo). Everything here works offline.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { onFreePort } from '../support/free-port.js';
+import { spawnServer, type ExitStatus, type ServerProcess } from '../support/server-process.js';
+import { startWharf } from '../support/wharf-process.js';
 import { busyboxRootfsEntries, tarOf } from './images.js';
 
 /** The docker engine's own client; /usr/local/bin/docker may be a different one. */
@@ -14,9 +15,6 @@ export const DOCKER = '/usr/bin/docker';
 
 /** The local image every docker test starts from (see testImage). */
 export const TEST_IMAGE = 'wharf-test/busybox:latest';
-
-/** Compiled entry point, resolved from this file so it works from dist/test/e2e. */
-export const WHARF_BIN = fileURLToPath(new URL('../../bin/wharf.js', import.meta.url));
 
 /** A running registry under test. */
 export interface RunningRegistry {
@@ -173,27 +171,11 @@ export function testImage(): Promise<string> {
   return testImageReady;
 }
 
-/** A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 /** Options of startRegistry(). */
 export interface StartOptions {
   /** Serve this existing storage directory (e.g. a stopped registry's) and leave it in place on stop(). */
   storage?: string;
 }
-
-const READY_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 15_000;
 
 /**
  * Starts `wharf serve` on a free loopback port with a fresh storage directory and waits
@@ -204,118 +186,63 @@ const STOP_TIMEOUT_MS = 15_000;
  * to FILE; WHARF_E2E_VERBOSE=1 copies it to stderr.
  */
 export async function startRegistry(options: StartOptions = {}): Promise<RunningRegistry> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await startRegistryOnce(await freePort(), options);
-    } catch (err) {
-      lastError = err;
-      // Only a lost race for the port is worth another try.
-      if (!/EADDRINUSE|address already in use/i.test(String(err))) break;
-    }
-  }
-  throw lastError;
-}
-
-async function startRegistryOnce(port: number, options: StartOptions): Promise<RunningRegistry> {
-  const host = `127.0.0.1:${port}`;
-  const url = `http://${host}`;
   const storage = options.storage ?? (await mkdtemp(join(tmpdir(), 'wharf-e2e-')));
-  const ownsStorage = options.storage === undefined;
-  const reference = process.env.WHARF_E2E_REGISTRY === 'distribution';
-
-  let child: ChildProcess;
-  if (reference) {
-    const config = join(storage, 'config.yml');
-    await writeFile(config, [
-      'version: 0.1',
-      'log: { level: info }',
-      `storage: { filesystem: { rootdirectory: ${join(storage, 'data')} }, delete: { enabled: true } }`,
-      `http: { addr: ${host} }`,
-      '',
-    ].join('\n'));
-    child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } else {
-    try {
-      await access(WHARF_BIN);
-    } catch {
-      if (ownsStorage) await rm(storage, { recursive: true, force: true });
-      throw new Error(`${WHARF_BIN} does not exist: run \`npx tsc -p .\` first`);
-    }
-    child = spawn(process.execPath, [WHARF_BIN, 'serve', '--addr', host, '--storage', storage], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  }
-
-  const output: string[] = [];
-  const logFile = process.env.WHARF_E2E_LOG;
-  const verbose = process.env.WHARF_E2E_VERBOSE === '1';
-  const capture = (chunk: Buffer) => {
-    const text = chunk.toString('utf8');
-    output.push(text);
-    if (output.length > 5000) output.splice(0, output.length - 5000);
-    if (logFile) appendFileSync(logFile, text);
-    if (verbose) process.stderr.write(text);
-  };
-  child.stdout?.on('data', capture);
-  child.stderr?.on('data', capture);
-  const logs = () => output.join('');
-
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-    child.on('error', (err) => {
-      output.push(`spawn error: ${err.message}\n`);
-      resolve({ code: -1, signal: null });
-    });
-  });
-  let exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  void exited.then((status) => (exitStatus = status));
-
   const cleanup = async () => {
-    if (ownsStorage) await rm(storage, { recursive: true, force: true });
+    if (options.storage === undefined) await rm(storage, { recursive: true, force: true });
   };
-
-  // Wait for GET /v2/ to answer with any HTTP status (200, or 401 when auth is on).
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (exitStatus) {
-      await cleanup();
-      throw new Error(`registry exited before answering (code ${exitStatus.code}, signal ${exitStatus.signal}):\n${logs()}`);
-    }
-    try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      await exited;
-      await cleanup();
-      throw new Error(`registry did not answer GET ${url}/v2/ within ${READY_TIMEOUT_MS} ms:\n${logs()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  const reference = process.env.WHARF_E2E_REGISTRY === 'distribution';
+  let server: ServerProcess;
+  try {
+    // No --log-level: the server's default (one line per request) is what the logs on failure show.
+    server = reference ? await startDistribution(storage) : await startWharf({ storage, logLevel: null, onOutput: copyOutput });
+  } catch (err) {
+    await cleanup();
+    throw err;
   }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      if (!exitStatus) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      const status = await exited;
-      clearTimeout(timer);
-      await cleanup();
+      let status: ExitStatus;
+      try {
+        status = await server.stop();
+      } finally {
+        await cleanup();
+      }
       // The reference registry dies of the signal; wharf promises a clean exit.
       const clean = status.code === 0 || (reference && status.signal === 'SIGTERM');
       if (!clean) {
-        throw new Error(`registry did not exit cleanly on SIGTERM (code ${status.code}, signal ${status.signal}); last output:\n${logs().slice(-4000)}`);
+        throw new Error(`registry did not exit cleanly on SIGTERM (code ${status.code}, signal ${status.signal}); last output:\n${server.output().slice(-4000)}`);
       }
     })();
     return stopping;
   };
 
-  return { url, host, storage, logs, stop };
+  return { url: server.url, host: server.host, storage, logs: () => server.output(), stop };
+}
+
+/** CNCF distribution serving `storage`/data, with its config file in `storage`. */
+function startDistribution(storage: string): Promise<ServerProcess> {
+  return onFreePort(async (port) => {
+    const config = join(storage, 'config.yml');
+    await writeFile(config, [
+      'version: 0.1',
+      'log: { level: info }',
+      `storage: { filesystem: { rootdirectory: ${join(storage, 'data')} }, delete: { enabled: true } }`,
+      `http: { addr: 127.0.0.1:${port} }`,
+      '',
+    ].join('\n'));
+    const server = spawnServer({ name: 'docker-registry', command: 'docker-registry', args: ['serve', config], port, onOutput: copyOutput });
+    await server.ready();
+    return server;
+  });
+}
+
+/** Copies server output where WHARF_E2E_LOG and WHARF_E2E_VERBOSE ask for it. */
+function copyOutput(text: string): void {
+  const logFile = process.env.WHARF_E2E_LOG;
+  if (logFile) appendFileSync(logFile, text);
+  if (process.env.WHARF_E2E_VERBOSE === '1') process.stderr.write(text);
 }
 
 /** Runs `fn`; if it throws, appends the tail of the registry's output to the error. */

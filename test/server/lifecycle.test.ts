@@ -5,28 +5,15 @@ import { writeFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { SERVE_SETTINGS } from '../../registry/config.js';
-import {
-  connectionRefused,
-  delay,
-  eventually,
-  freePort,
-  locationPath,
-  pushBlob,
-  rawConnect,
-  requestHead,
-  runWharf,
-  send,
-  sha256,
-  startServer,
-  startUpload,
-  tempDir,
-  testBytes,
-  uploadOffset,
-  withQuery,
-  type Response,
-  type ServerProcess,
-} from './registry-process.js';
+import { eventually } from '../support/eventually.js';
+import { freePort } from '../support/free-port.js';
+import { tempDir } from '../support/temp-dir.js';
+import { runWharf, startWharf, type WharfProcess } from '../support/wharf-process.js';
+import { locationPath, pushBlob, readResponse, send, startUpload, uploadOffset, withQuery, type Response } from './http-client.js';
+import { connectionRefused, rawConnect, requestHead } from './raw-connection.js';
+import { sha256, testBytes } from './sample-bytes.js';
 
 const KiB = 1024;
 
@@ -35,7 +22,7 @@ const KiB = 1024;
  * piece i is written; resolves with the response (rejects if the connection fails).
  */
 async function slowPatch(
-  server: ServerProcess,
+  server: WharfProcess,
   location: string,
   data: Buffer,
   options: { chunks: number; intervalMs: number; between?: (index: number) => Promise<void> },
@@ -45,22 +32,7 @@ async function slowPatch(
     agent: false,
     headers: { 'content-type': 'application/octet-stream', 'content-length': data.length },
   });
-  const response = new Promise<Response>((resolve, reject) => {
-    const timer = setTimeout(() => req.destroy(new Error('slow PATCH: no response within 20 s')), 20_000);
-    req.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    req.on('response', (res) => {
-      const body: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => body.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(body) });
-      });
-    });
-  });
+  const response = readResponse(req, 'slow PATCH', 20_000);
   response.catch(() => {}); // observed below; avoid an unhandled rejection while still writing
   const size = Math.ceil(data.length / options.chunks);
   for (let i = 0; i < options.chunks; i++) {
@@ -73,7 +45,7 @@ async function slowPatch(
 }
 
 async function drainsInFlightPatch(t: TestContext, args: string[]): Promise<void> {
-  const server = await startServer(t, { logLevel: 'info', args });
+  const server = await startWharf({ t, logLevel: 'info', args });
   const repository = 'lifecycle/drain';
   const location = await startUpload(server.url, repository);
   const blob = testBytes(640 * KiB, 1);
@@ -99,7 +71,7 @@ async function drainsInFlightPatch(t: TestContext, args: string[]): Promise<void
   assert.equal(await connectionRefused(server.port), true, 'nothing listens after shutdown');
 
   // The drained chunk is in storage whole: a new process finishes the upload.
-  const next = await startServer(t, { storage: server.storage });
+  const next = await startWharf({ t, storage: server.storage });
   const offset = await uploadOffset(next.url, location);
   assert.equal(offset.offset, blob.length);
   const put = await send(next.url, 'PUT', withQuery(location, 'digest', sha256(blob)));
@@ -117,7 +89,7 @@ test('a shutdown timeout longer than a 32-bit timer still drains (30d is a valid
 });
 
 test('a request still running at the shutdown timeout is cut off and its chunk rolled back', async (t) => {
-  const server = await startServer(t, { logLevel: 'info', args: ['--shutdown-timeout', '1s'] });
+  const server = await startWharf({ t, logLevel: 'info', args: ['--shutdown-timeout', '1s'] });
   const repository = 'lifecycle/timeout';
   const location = await startUpload(server.url, repository);
   const blob = testBytes(256 * KiB, 2);
@@ -136,7 +108,7 @@ test('a request still running at the shutdown timeout is cut off and its chunk r
   assert.ok(await conn.waitClosed(5_000), 'the stalled connection is closed');
   assert.ok(!conn.statuses().includes(202), 'the cut-off chunk is not accepted');
 
-  const next = await startServer(t, { storage: server.storage });
+  const next = await startWharf({ t, storage: server.storage });
   const offset = await uploadOffset(next.url, location);
   assert.equal(offset.res.status, 204);
   assert.equal(offset.offset, 0, 'the cut-off chunk was rolled back');
@@ -152,7 +124,7 @@ test('settings: a flag beats the environment, which beats the --config file', as
   const [filePort, envPort, flagPort] = [await freePort(), await freePort(), await freePort()];
   const configFile = join(dir, 'wharf.yaml');
   await writeFile(configFile, `addr: 127.0.0.1:${filePort}\nshutdown-timeout: 5s\n`);
-  const answersOnly = async (server: ServerProcess, port: number) => {
+  const answersOnly = async (server: WharfProcess, port: number) => {
     assert.equal(server.port, port);
     for (const other of [filePort, envPort, flagPort].filter((p) => p !== port)) {
       assert.equal(await connectionRefused(other), true, `nothing should listen on ${other}`);
@@ -160,16 +132,16 @@ test('settings: a flag beats the environment, which beats the --config file', as
     assert.deepEqual(await server.stop(), { code: 0, signal: null });
   };
 
-  await answersOnly(await startServer(t, { port: filePort, passAddr: false, args: ['--config', configFile] }), filePort);
-  await answersOnly(await startServer(t, { port: filePort, passAddr: false, env: { WHARF_CONFIG: configFile } }), filePort);
+  await answersOnly(await startWharf({ t, port: filePort, passAddr: false, args: ['--config', configFile] }), filePort);
+  await answersOnly(await startWharf({ t, port: filePort, passAddr: false, env: { WHARF_CONFIG: configFile } }), filePort);
   await answersOnly(
-    await startServer(t, { port: envPort, passAddr: false, args: ['--config', configFile], env: { WHARF_ADDR: `127.0.0.1:${envPort}` } }),
+    await startWharf({ t, port: envPort, passAddr: false, args: ['--config', configFile], env: { WHARF_ADDR: `127.0.0.1:${envPort}` } }),
     envPort,
   );
   // An empty variable counts as unset.
-  await answersOnly(await startServer(t, { port: filePort, passAddr: false, args: ['--config', configFile], env: { WHARF_ADDR: '' } }), filePort);
+  await answersOnly(await startWharf({ t, port: filePort, passAddr: false, args: ['--config', configFile], env: { WHARF_ADDR: '' } }), filePort);
   await answersOnly(
-    await startServer(t, { port: flagPort, args: ['--config', configFile], env: { WHARF_ADDR: `127.0.0.1:${envPort}` } }),
+    await startWharf({ t, port: flagPort, args: ['--config', configFile], env: { WHARF_ADDR: `127.0.0.1:${envPort}` } }),
     flagPort,
   );
 });
@@ -180,13 +152,13 @@ test('settings: storage and log level come from the file or the environment too'
   const configFile = join(dir, 'wharf.yaml');
   await writeFile(configFile, `storage: ${storage}\nlog-level: warn\n`);
   // log-level from the environment (info) beats the file (warn): the ready line is logged.
-  const server = await startServer(t, { passStorage: false, logLevel: null, args: ['--config', configFile], env: { WHARF_LOG_LEVEL: 'info' } });
+  const server = await startWharf({ t, passStorage: false, logLevel: null, args: ['--config', configFile], env: { WHARF_LOG_LEVEL: 'info' } });
   await server.waitForOutput('wharf registry ready');
   assert.ok(server.stdout().includes(`filesystem:${storage}`), `serves the file's storage: ${server.stdout()}`);
   assert.deepEqual(await server.stop(), { code: 0, signal: null });
 
   // Without the variable the file's warn applies: no info lines at all.
-  const quiet = await startServer(t, { passStorage: false, logLevel: null, args: ['--config', configFile] });
+  const quiet = await startWharf({ t, passStorage: false, logLevel: null, args: ['--config', configFile] });
   assert.deepEqual(await quiet.stop(), { code: 0, signal: null });
   assert.equal(quiet.stdout(), '', 'log-level warn from the file: no info lines');
 });
@@ -238,7 +210,7 @@ test('bad settings exit non-zero with one line on stderr naming the setting', as
 });
 
 test('a port already in use exits 1 with one line on stderr', async (t) => {
-  const server = await startServer(t);
+  const server = await startWharf({ t });
   const result = await runWharf(['serve', '--addr', `127.0.0.1:${server.port}`, '--storage', server.storage]);
   assert.equal(result.code, 1, `exit code (signal ${result.signal}); stderr: ${result.stderr}; stdout: ${result.stdout}`);
   const lines = result.stderr.trimEnd().split('\n');
@@ -306,7 +278,7 @@ function parseLogLines(stdout: string): LogLine[] {
 }
 
 test('each request is logged as one JSON line with method, url and status', async (t) => {
-  const server = await startServer(t, { logLevel: 'info' });
+  const server = await startWharf({ t, logLevel: 'info' });
   const repository = 'lifecycle/logs';
   const blob = testBytes(10 * KiB, 3);
   const digest = sha256(blob);
@@ -357,7 +329,7 @@ test('each request is logged as one JSON line with method, url and status', asyn
 });
 
 test('a streamed blob GET on a Connection: close request is logged too', async (t) => {
-  const server = await startServer(t, { logLevel: 'info' });
+  const server = await startWharf({ t, logLevel: 'info' });
   const repository = 'lifecycle/close';
   const blob = testBytes(10 * KiB, 5);
   const digest = await pushBlob(server.url, repository, blob);
@@ -373,7 +345,7 @@ test('a streamed blob GET on a Connection: close request is logged too', async (
 });
 
 test('a request the client aborts is logged as one request line, not as a server error', async (t) => {
-  const server = await startServer(t, { logLevel: 'info' });
+  const server = await startWharf({ t, logLevel: 'info' });
   const location = await startUpload(server.url, 'lifecycle/aborted');
   const conn = await rawConnect(server.port);
   t.after(() => conn.destroy());

@@ -1,26 +1,14 @@
 // A real `wharf serve` process under abuse: clients that vanish mid-body, bodies shorter or
 // longer than declared, restarts and SIGKILL in the middle of uploads, stale sessions.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import {
-  delay,
-  errorCode,
-  eventually,
-  locationPath,
-  pushBlob,
-  rawConnect,
-  requestHead,
-  send,
-  sha256,
-  startServer,
-  startUpload,
-  storedBlobMismatches,
-  storedUploadSessions,
-  testBytes,
-  uploadOffset,
-  withQuery,
-  type Response,
-} from './registry-process.js';
+import { test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { eventually } from '../support/eventually.js';
+import { startWharf } from '../support/wharf-process.js';
+import { errorCode, locationPath, pushBlob, send, startUpload, uploadOffset, withQuery, type Response } from './http-client.js';
+import { rawConnect, requestHead, type RawConnection } from './raw-connection.js';
+import { storedBlobMismatches, storedUploadSessions } from './stored-files.js';
+import { sha256, testBytes } from './sample-bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -51,6 +39,14 @@ function describeResponse(res: Response): string {
   return `${res.status} ${JSON.stringify(res.headers)} ${res.body.toString('utf8').slice(0, 300)}`;
 }
 
+/** A raw connection (destroyed after the test) on which the head of a POST declaring `length` body bytes is sent; the body is the test's to send. */
+async function rawMonolithicPost(t: TestContext, port: number, path: string, length: number): Promise<RawConnection> {
+  const conn = await rawConnect(port);
+  t.after(() => conn.destroy());
+  await conn.write(requestHead('POST', path, port, { 'Content-Type': 'application/octet-stream', 'Content-Length': length }));
+  return conn;
+}
+
 /** Reads the session's offset until two reads 300 ms apart agree (a failed chunk is rolled back asynchronously). */
 async function settledOffset(url: string, location: string): Promise<number> {
   return eventually('upload offset settles', 10_000, async () => {
@@ -64,7 +60,7 @@ async function settledOffset(url: string, location: string): Promise<number> {
 }
 
 test('a client that disconnects mid-PATCH leaves a session that continues from the offset it reports', async (t) => {
-  const server = await startServer(t);
+  const server = await startWharf({ t });
   const repository = 'resilience/abort';
   const blob = testBytes(MiB, 1);
   const location = await startUpload(server.url, repository);
@@ -103,7 +99,7 @@ test('a client that disconnects mid-PATCH leaves a session that continues from t
 });
 
 test('a chunk cut off mid-PATCH is rolled back to where the session was before it', async (t) => {
-  const server = await startServer(t);
+  const server = await startWharf({ t });
   const repository = 'resilience/rollback';
   const blob = testBytes(MiB, 8);
   const location = await startUpload(server.url, repository);
@@ -137,20 +133,13 @@ test('a chunk cut off mid-PATCH is rolled back to where the session was before i
 });
 
 test('a monolithic POST whose body ends early makes no blob visible', async (t) => {
-  const server = await startServer(t);
+  const server = await startWharf({ t });
   const repository = 'resilience/short';
   const content = testBytes(512 * KiB, 2);
   const half = content.subarray(0, content.length / 2);
   // The digest of what was promised, and the digest of what was actually sent: neither may appear.
   for (const digest of [sha256(content), sha256(half)]) {
-    const conn = await rawConnect(server.port);
-    t.after(() => conn.destroy());
-    await conn.write(
-      requestHead('POST', `/v2/${repository}/blobs/uploads/?digest=${digest}`, server.port, {
-        'Content-Type': 'application/octet-stream',
-        'Content-Length': content.length,
-      }),
-    );
+    const conn = await rawMonolithicPost(t, server.port, `/v2/${repository}/blobs/uploads/?digest=${digest}`, content.length);
     await conn.write(half);
     conn.socket.end();
     const closed = await conn.waitClosed(10_000);
@@ -166,7 +155,7 @@ test('a monolithic POST whose body ends early makes no blob visible', async (t) 
 });
 
 test('a monolithic POST whose body runs past Content-Length creates no blob with a wrong digest', async (t) => {
-  const server = await startServer(t);
+  const server = await startWharf({ t });
   const repository = 'resilience/long';
   const declared = testBytes(256 * KiB, 3);
   const extra = testBytes(64 * KiB, 4);
@@ -175,14 +164,7 @@ test('a monolithic POST whose body runs past Content-Length creates no blob with
   // digest of everything sent: the server reads only Content-Length bytes, so this must be refused;
   // digest of the declared bytes: accepting them is fine, as long as the blob is exactly those bytes.
   for (const digest of [sha256(everything), sha256(declared)]) {
-    const conn = await rawConnect(server.port);
-    t.after(() => conn.destroy());
-    await conn.write(
-      requestHead('POST', `/v2/${repository}/blobs/uploads/?digest=${digest}`, server.port, {
-        'Content-Type': 'application/octet-stream',
-        'Content-Length': declared.length,
-      }),
-    );
+    const conn = await rawMonolithicPost(t, server.port, `/v2/${repository}/blobs/uploads/?digest=${digest}`, declared.length);
     await conn.write(everything).catch(() => {}); // the server may close before it has read everything
     // The bytes past the body are a malformed next request: expect a response, then a close.
     await conn.waitFor((text) => /HTTP\/1\.1 \d{3} /.test(text), 10_000).catch(() => {});
@@ -213,7 +195,7 @@ test('a monolithic POST whose body runs past Content-Length creates no blob with
 });
 
 test('an upload resumes after a restart: the hash is rebuilt from the stored bytes', async (t) => {
-  const first = await startServer(t);
+  const first = await startWharf({ t });
   const repository = 'resilience/restart';
   const blob = testBytes(2 * MiB + 12345, 5);
   const middle = Math.floor(blob.length / 2);
@@ -226,7 +208,7 @@ test('an upload resumes after a restart: the hash is rebuilt from the stored byt
   const stopped = await first.stop();
   assert.deepEqual(stopped, { code: 0, signal: null }, 'SIGTERM exits 0');
 
-  const second = await startServer(t, { storage: first.storage });
+  const second = await startWharf({ t, storage: first.storage });
   const status = await uploadOffset(second.url, locationPath(patch1));
   assert.equal(status.res.status, 204, `the session survives the restart: ${describeResponse(status.res)}`);
   assert.equal(status.offset, middle);
@@ -244,7 +226,7 @@ test('an upload resumes after a restart: the hash is rebuilt from the stored byt
 });
 
 test('SIGKILL in the middle of uploads loses nothing committed and shows nothing half-written', async (t) => {
-  const first = await startServer(t);
+  const first = await startWharf({ t });
   const repository = 'resilience/crash';
   const layerA = testBytes(MiB + 7, 6);
   const digestA = await pushBlob(first.url, repository, layerA);
@@ -294,7 +276,7 @@ test('SIGKILL in the middle of uploads loses nothing committed and shows nothing
   patching.destroy();
   posting.destroy();
 
-  const second = await startServer(t, { storage: first.storage });
+  const second = await startWharf({ t, storage: first.storage });
   await assertBlobContent(second.url, repository, digestA, layerA);
   await assertBlobContent(second.url, repository, configDigest, config);
   for (const reference of ['v1', manifestDigest]) {
@@ -326,7 +308,7 @@ test('SIGKILL in the middle of uploads loses nothing committed and shows nothing
 });
 
 test('stale upload sessions are purged', async (t) => {
-  const server = await startServer(t, { args: ['--upload-purge-age', '1s', '--upload-purge-interval', '1s'] });
+  const server = await startWharf({ t, args: ['--upload-purge-age', '1s', '--upload-purge-interval', '1s'] });
   const repository = 'resilience/stale';
   const location = await startUpload(server.url, repository);
   const gone = await eventually('the stale session is purged', 10_000, async () => {
@@ -341,7 +323,7 @@ test('stale upload sessions are purged', async (t) => {
 });
 
 test('a purge interval longer than a 32-bit timer does not purge in a loop (30d is a valid duration)', async (t) => {
-  const server = await startServer(t, { logLevel: 'info', args: ['--upload-purge-interval', '30d'] });
+  const server = await startWharf({ t, logLevel: 'info', args: ['--upload-purge-interval', '30d'] });
   const repository = 'resilience/long-interval';
   const location = await startUpload(server.url, repository);
   const patch = await send(server.url, 'PATCH', location, { body: Buffer.from('fresh'), headers: { 'content-type': 'application/octet-stream' } });
@@ -356,7 +338,7 @@ test('a purge interval longer than a 32-bit timer does not purge in a loop (30d 
 
 test('fresh sessions survive a purge that runs continuously', async (t) => {
   // 1ms is a valid interval: purges then run back to back, racing every session start.
-  const server = await startServer(t, { logLevel: 'info', args: ['--upload-purge-interval', '1ms'] });
+  const server = await startWharf({ t, logLevel: 'info', args: ['--upload-purge-interval', '1ms'] });
   const repository = 'resilience/busy-purge';
   for (let i = 0; i < 30; i++) {
     const location = await startUpload(server.url, repository);

@@ -1,0 +1,12 @@
+// Temporary directories that live as long as one test.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+
+/** A fresh directory under the OS temp dir, removed after the test `t`. */
+export async function tempDir(t: TestContext, prefix = 'wharf-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
