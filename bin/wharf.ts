@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { build } from '../builder/build.js';
+import { BUILD_USAGE, BuildUsageError, parseBuildOptions } from '../builder/build-options.js';
+import { createProgress } from '../builder/progress.js';
 import { ConfigError, envName, resolveServeConfig, SERVE_SETTINGS } from '../registry/config.js';
 import { serve } from '../registry/server.js';
 
@@ -11,6 +14,7 @@ const USAGE = `Usage: wharf COMMAND [OPTIONS]
 A container image builder and OCI registry.
 
 Commands:
+  build     Build an image from a Dockerfile
   serve     Run the registry (Docker Registry HTTP API v2 / OCI distribution-spec 1.1)
 
 Run 'wharf COMMAND --help' for a command's options.
@@ -49,8 +53,38 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'serve') return runServe(rest);
+  if (command === 'build') return runBuild(rest);
   console.error(`wharf: unknown command "${command}" (see 'wharf --help')`);
   return 2;
+}
+
+async function runBuild(args: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseBuildOptions(args, process.env);
+  } catch (error) {
+    if (!(error instanceof BuildUsageError)) throw error;
+    console.error(`wharf build: ${error.message} (see 'wharf build --help')`);
+    return 2;
+  }
+  if (options === undefined) {
+    console.log(BUILD_USAGE);
+    return 0;
+  }
+  const progress = createProgress(options.progress, options.quiet, process.stderr);
+  try {
+    const result = await build(options, progress);
+    progress.close();
+    for (const warning of result.warnings) console.error(`WARNING: ${warning}`);
+    console.log(options.quiet ? result.imageId : `writing image ${result.imageId} (manifest ${result.manifestDigest})`);
+    return 0;
+  } catch (error) {
+    progress.close();
+    // A build failure is the user's Dockerfile, context or registry: one line, no stack trace.
+    console.error(`wharf build: ${(error as Error).message}`);
+    if (process.env.WHARF_DEBUG) console.error(error);
+    return 1;
+  }
 }
 
 async function runServe(args: string[]): Promise<number> {

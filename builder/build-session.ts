@@ -1,0 +1,63 @@
+import type { ContentStore } from '../shared/content-store.js';
+import type { Digest } from '../shared/digest.js';
+import type { HistoryEntry } from '../shared/image-config.js';
+import type { BuildOptions } from './build-options.js';
+import type { BuildCache, CachedStep } from './cache/build-cache.js';
+import type { SourceTree } from './context/build-context.js';
+import type { Progress } from './progress.js';
+import type { StageState } from './stage-state.js';
+
+/** BuildKit's history comment for steps of a Dockerfile build. */
+export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
+
+/** A failure at one Dockerfile instruction, printed as `Dockerfile:12: COPY failed: …`. */
+export class BuildStepError extends Error {
+  constructor(readonly file: string, readonly line: number, message: string) {
+    super(`${file}:${line}: ${message}`);
+  }
+}
+
+/** What every dispatch function shares during one build. */
+export interface BuildSession {
+  readonly options: BuildOptions;
+  /** The Dockerfile's path as the user named it, for error messages. */
+  readonly dockerfileName: string;
+  readonly escapeToken: string;
+  readonly store: ContentStore;
+  readonly cache: BuildCache;
+  readonly progress: Progress;
+  readonly context: SourceTree;
+  /** The root filesystem of a finished stage (by name or index) or an image, as a directory: for COPY --from. */
+  sourceRootfs(reference: string): Promise<SourceTree>;
+  /** The current filesystem of a stage being built, as a directory: for --chown names and existing paths. */
+  rootfsOf(state: StageState): Promise<string>;
+  /** Build args the Dockerfile declared (to warn about the rest). */
+  readonly consumedBuildArgs: Set<string>;
+}
+
+/** The time a new history entry gets: SOURCE_DATE_EPOCH when set, else now. */
+export function historyTime(session: BuildSession): string {
+  const epoch = session.options.sourceDateEpoch;
+  return new Date(epoch !== undefined ? epoch * 1000 : Date.now()).toISOString();
+}
+
+/**
+ * Runs a step through the cache: returns the cached result for `key` unless --no-cache, else runs
+ * `execute` and records its result. The step's history entry and key are added to the stage.
+ */
+export async function cachedStep(
+  session: BuildSession,
+  state: StageState,
+  key: Digest,
+  createdBy: string,
+  execute: () => Promise<Pick<CachedStep, 'layer'>>,
+): Promise<{ step: CachedStep; cached: boolean }> {
+  const hit = session.options.noCache ? undefined : session.cache.get(key);
+  const usable = hit && (!hit.layer || (await session.store.has(hit.layer.descriptor.digest)));
+  const step: CachedStep = usable ? hit : { ...(await execute()), created: historyTime(session) };
+  if (!usable) session.cache.put(key, step);
+  const entry: HistoryEntry = { created: step.created, created_by: createdBy, comment: HISTORY_COMMENT, ...(step.layer ? {} : { empty_layer: true }) };
+  state.history.push(entry);
+  state.key = key;
+  return { step, cached: Boolean(usable) };
+}

@@ -1,0 +1,91 @@
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StoredLayer } from '../../shared/layer/stored-layer.js';
+import { writeLayer } from '../../shared/layer/layer-writer.js';
+import { cachedStep, type BuildSession } from '../build-session.js';
+import { cacheKey } from '../cache/cache-key.js';
+import { resolveAddSources } from '../context/add-source.js';
+import type { ResolvedSource } from '../context/build-context.js';
+import { hashCopySources } from '../context/content-hash.js';
+import { planCopy, resolveChown, rootfsLookup, type CopyPlanOptions } from '../context/copy-plan.js';
+import { expandHeredocBody, type AddInstruction, type CopyInstruction, type InlineFile } from '../frontend/index.js';
+import type { StageState } from '../stage-state.js';
+
+/**
+ * COPY and ADD: select the sources (context, another stage, an image, a URL, heredocs), key the
+ * step by their content, and on a cache miss write the planned entries as a layer.
+ */
+export async function dispatchCopy(session: BuildSession, state: StageState, instruction: CopyInstruction | AddInstruction): Promise<boolean> {
+  const tree = instruction.kind === 'COPY' && instruction.from ? await session.sourceRootfs(instruction.from) : session.context;
+  const scratchRoot = join(session.options.root, 'tmp');
+  await mkdir(scratchRoot, { recursive: true });
+  const scratchDir = await mkdtemp(join(scratchRoot, 'copy-'));
+  try {
+    const sources =
+      instruction.kind === 'ADD'
+        ? await resolveAddSources(tree, instruction.sources, { scratchDir, checksum: instruction.checksum })
+        : await tree.resolveSources(instruction.sources, { instruction: 'COPY' });
+    sources.push(...instruction.inlineFiles.map((file, i) => inlineSource(file, state, instruction.sources.length + i)));
+    const plan: CopyPlanOptions = {
+      sources,
+      destination: instruction.destination,
+      workdir: state.workdir(),
+      chown: instruction.chown ? await resolveChown(instruction.chown, (path) => readRootfsFile(session, state, path)) : undefined,
+      chmod: instruction.chmod ? parseChmod(instruction.chmod) : undefined,
+      sourceDateEpoch: session.options.sourceDateEpoch,
+      instruction: instruction.kind,
+    };
+    // Existing paths only change parent-directory metadata, which the parent key already decides.
+    const content = await hashCopySources(planCopy({ ...plan, now: 0 }));
+    const createdBy = `${copyDescription(instruction)} # buildkit`;
+    const key = cacheKey(state.key, instruction.kind, createdBy, content);
+    const { step, cached } = await cachedStep(session, state, key, createdBy, async () => {
+      const existing = state.layers.length > 0 ? rootfsLookup(await session.rootfsOf(state)) : undefined;
+      const layer = await writeLayer(planCopy({ ...plan, existing }), session.store, {
+        compression: session.options.compression,
+        format: 'oci',
+        sourceDateEpoch: session.options.sourceDateEpoch,
+      });
+      return { layer: { descriptor: layer.descriptor, diffId: layer.diffId } };
+    });
+    state.layers.push(new StoredLayer(session.store, step.layer!.descriptor, step.layer!.diffId));
+    return cached;
+  } finally {
+    await rm(scratchDir, { recursive: true, force: true });
+  }
+}
+
+/** The instruction as history shows it, flags and all, after expansion. */
+export function copyDescription(instruction: CopyInstruction | AddInstruction): string {
+  const flags = [
+    instruction.kind === 'COPY' && instruction.from ? `--from=${instruction.from}` : '',
+    instruction.chown ? `--chown=${instruction.chown}` : '',
+    instruction.chmod ? `--chmod=${instruction.chmod}` : '',
+    instruction.kind === 'ADD' && instruction.checksum ? `--checksum=${instruction.checksum}` : '',
+  ].filter(Boolean);
+  const sources = [...instruction.sources, ...instruction.inlineFiles.map((file) => `<<${file.name}`)];
+  return [instruction.kind, ...flags, ...sources, instruction.destination].join(' ');
+}
+
+/** A heredoc source (`COPY <<EOF /etc/motd`) as a one-file source; unquoted delimiters expand variables. */
+function inlineSource(file: InlineFile, state: StageState, group: number): ResolvedSource {
+  const content = Buffer.from(file.expand ? expandHeredocBody(file.content, state.lookup()) : file.content);
+  return {
+    pattern: `<<${file.name}`,
+    path: file.name,
+    name: file.name,
+    kind: 'file',
+    group,
+    entries: [{ path: '', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: content.length, source: { content } }],
+  };
+}
+
+function parseChmod(value: string): number {
+  if (!/^[0-7]{1,4}$/.test(value)) throw new Error(`invalid --chmod=${value}: only octal modes are supported`);
+  return parseInt(value, 8);
+}
+
+async function readRootfsFile(session: BuildSession, state: StageState, path: string): Promise<Buffer | undefined> {
+  if (state.layers.length === 0) return undefined;
+  return readFile(join(await session.rootfsOf(state), path)).catch(() => undefined);
+}

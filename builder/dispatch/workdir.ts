@@ -1,0 +1,37 @@
+import { lstat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { LayerEntry } from '../../shared/layer/layer-entry.js';
+import { writeLayer } from '../../shared/layer/layer-writer.js';
+import { StoredLayer } from '../../shared/layer/stored-layer.js';
+import { cachedStep, type BuildSession } from '../build-session.js';
+import { cacheKey } from '../cache/cache-key.js';
+import type { WorkdirInstruction } from '../frontend/index.js';
+import type { StageState } from '../stage-state.js';
+
+/** WORKDIR sets the working directory and, as BuildKit does, creates it (and its parents) when missing. */
+export async function dispatchWorkdir(session: BuildSession, state: StageState, instruction: WorkdirInstruction): Promise<boolean> {
+  const directory = posix.resolve(state.workdir(), instruction.path);
+  state.config.WorkingDir = directory;
+  const createdBy = `WORKDIR ${directory}`;
+  const { step, cached } = await cachedStep(session, state, cacheKey(state.key, 'WORKDIR', directory), createdBy, async () => {
+    const missing = await missingDirectories(session, state, directory);
+    if (missing.length === 0) return {};
+    const mtime = session.options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+    const entries: LayerEntry[] = missing.map((path) => ({ type: 'directory', path, mode: 0o755, uid: 0, gid: 0, mtime }));
+    const layer = await writeLayer(entries, session.store, { compression: session.options.compression, format: 'oci', sourceDateEpoch: session.options.sourceDateEpoch });
+    return { layer: { descriptor: layer.descriptor, diffId: layer.diffId } };
+  });
+  if (step.layer) state.layers.push(new StoredLayer(session.store, step.layer.descriptor, step.layer.diffId));
+  return cached;
+}
+
+/** The directories of `directory` (root-relative, parents first) that the stage's filesystem lacks. */
+async function missingDirectories(session: BuildSession, state: StageState, directory: string): Promise<string[]> {
+  const parts = directory.split('/').filter(Boolean);
+  const paths = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  if (state.layers.length === 0) return paths;
+  const root = await session.rootfsOf(state);
+  const missing: string[] = [];
+  for (const path of paths) if (!(await lstat(join(root, path)).catch(() => undefined))) missing.push(path);
+  return missing;
+}

@@ -1,0 +1,153 @@
+// Instruction flags (`COPY --from=x`, `RUN --mount=...`): how BuildKit cuts them off
+// the front of an instruction (parser/split_command.go) and checks them against the
+// flags each instruction declares (instructions/bflag.go).
+
+import { InvalidInstructionError } from './errors.js';
+import { isGoSpace } from './shell-lexer.js';
+
+/**
+ * Splits leading `--flag[=value]` words from an instruction's arguments. Quotes and
+ * `\` are removed inside flags (always `\`, whatever the escape directive); a lone
+ * `--` ends the flags.
+ */
+export function extractFlags(line: string): { flags: string[]; rest: string } {
+  const chars = Array.from(line);
+  const flags: string[] = [];
+  let word = '';
+  let blankOK = false;
+  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
+  let quote = '';
+  for (let pos = 0; pos <= chars.length; pos++) {
+    const atEnd = pos === chars.length;
+    const ch = atEnd ? '' : chars[pos]!;
+    if (phase === 'spaces') {
+      if (atEnd) break;
+      if (isGoSpace(ch)) continue;
+      if (ch !== '-' || chars[pos + 1] !== '-') return { flags, rest: chars.slice(pos).join('') };
+      phase = 'word';
+    }
+    if (atEnd) {
+      if (word !== '--' && (blankOK || word.length > 0)) flags.push(word);
+      break;
+    }
+    if (phase === 'word') {
+      if (isGoSpace(ch)) {
+        phase = 'spaces';
+        if (word === '--') return { flags, rest: chars.slice(pos).join('') };
+        if (blankOK || word.length > 0) flags.push(word);
+        word = '';
+        blankOK = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOK = true;
+        phase = 'quote';
+        continue;
+      }
+      if (ch === '\\') {
+        if (pos + 1 === chars.length) continue; // a trailing \ is dropped
+        pos++;
+        word += chars[pos]!;
+        continue;
+      }
+      word += ch;
+      continue;
+    }
+    // inside quotes
+    if (ch === quote) {
+      phase = 'word';
+      continue;
+    }
+    if (ch === '\\') {
+      if (pos + 1 === chars.length) {
+        phase = 'word';
+        continue;
+      }
+      pos++;
+      word += chars[pos]!;
+      continue;
+    }
+    word += ch;
+  }
+  return { flags, rest: '' };
+}
+
+type FlagKind = 'bool' | 'string' | 'strings';
+
+/** The flags one instruction accepts; `parse()` fills them in or throws BuildKit's message. */
+export class InstructionFlags {
+  private readonly declared = new Map<string, FlagKind>();
+  private readonly values = new Map<string, string>();
+  private readonly lists = new Map<string, string[]>();
+
+  constructor(private readonly args: string[]) {}
+
+  bool(name: string): this {
+    this.declared.set(name, 'bool');
+    return this;
+  }
+
+  string(name: string): this {
+    this.declared.set(name, 'string');
+    return this;
+  }
+
+  strings(name: string): this {
+    this.declared.set(name, 'strings');
+    return this;
+  }
+
+  parse(): this {
+    const used = new Set<string>();
+    for (const arg of this.args) {
+      if (!arg.startsWith('--')) throw new InvalidInstructionError(`Arg should start with -- : ${arg}`);
+      if (arg === '--') return this;
+      let name = arg.slice(2);
+      let value = '';
+      const eq = name.indexOf('=');
+      if (eq >= 0) {
+        value = name.slice(eq + 1);
+        name = name.slice(0, eq);
+      }
+      const kind = this.declared.get(name);
+      if (kind === undefined) throw new InvalidInstructionError(`Unknown flag: ${name}`);
+      if (used.has(name) && kind !== 'strings') throw new InvalidInstructionError(`Duplicate flag specified: ${name}`);
+      used.add(name);
+      switch (kind) {
+        case 'bool': {
+          if (eq >= 0 && value === '') throw new InvalidInstructionError(`Missing a value on flag: ${name}`);
+          const lower = value.toLowerCase();
+          if (lower === '') this.values.set(name, 'true');
+          else if (lower === 'true' || lower === 'false') this.values.set(name, lower);
+          else throw new InvalidInstructionError(`Expecting boolean value for flag ${name}, not: ${value}`);
+          break;
+        }
+        case 'string':
+          if (eq < 0) throw new InvalidInstructionError(`Missing a value on flag: ${name}`);
+          this.values.set(name, value);
+          break;
+        case 'strings':
+          if (eq < 0) throw new InvalidInstructionError(`Missing a value on flag: ${name}`);
+          this.lists.set(name, [...(this.lists.get(name) ?? []), value]);
+          break;
+      }
+    }
+    return this;
+  }
+
+  /** The value of a string flag, undefined when the flag was not given. */
+  value(name: string): string | undefined {
+    return this.values.get(name);
+  }
+
+  /** A bool flag: true, false, or undefined when not given. */
+  isSet(name: string): boolean | undefined {
+    const v = this.values.get(name);
+    return v === undefined ? undefined : v === 'true';
+  }
+
+  list(name: string): string[] {
+    return this.lists.get(name) ?? [];
+  }
+}

@@ -1,0 +1,8 @@
+// The Dockerfile front end: what the builder core imports.
+
+export { parseDockerfile, parseOnbuildTrigger } from './parse.js';
+export { expandWord, expandWords, expandWordWithMatches, expandHeredocBody, expandInstruction, lookupFrom, type EnvLookup } from './expand.js';
+export { runHeredocPlan, HEREDOC_SCRIPT_DIR, type RunHeredocPlan } from './run-heredoc.js';
+export { DockerIgnore, dockerignoreFor } from './dockerignore.js';
+export { DockerfileSyntaxError, ExpansionError } from './errors.js';
+export type * from './instructions.js';

@@ -1,0 +1,80 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ContentStore } from '../content-store.js';
+import { Digester } from '../digest.js';
+import { MediaType } from '../media-types.js';
+import { createCompressor, type Compression } from './compression.js';
+import type { LayerEntry } from './layer-entry.js';
+import { StoredLayer } from './stored-layer.js';
+import { layerTar } from './tar-writer.js';
+
+/** Which media types an image uses: OCI's or Docker schema 2's. */
+export type ImageFormat = 'oci' | 'docker';
+
+/** Options of writeLayer(). */
+export interface WriteLayerOptions {
+  readonly compression: Compression;
+  readonly format: ImageFormat;
+  /** SOURCE_DATE_EPOCH (seconds): mtimes later than this are clamped to it. */
+  readonly sourceDateEpoch?: number;
+  /** Compression level (gzip 0–9, default 6; zstd 1–19, default 3). */
+  readonly level?: number;
+}
+
+/** The media type of a layer blob with this compression, in this format. */
+export function layerMediaType(compression: Compression, format: ImageFormat): string {
+  if (format === 'oci') {
+    return { gzip: MediaType.OciLayerGzip, zstd: MediaType.OciLayerZstd, none: MediaType.OciLayer }[compression];
+  }
+  if (compression === 'zstd') {
+    throw new RangeError('Docker schema 2 has no media type for zstd layers: use the OCI format for zstd compression');
+  }
+  return compression === 'gzip' ? MediaType.DockerLayerGzip : MediaType.DockerLayer;
+}
+
+/** A pass-through stage that hashes and counts what flows through it. */
+function meter(digester: Digester): Transform & { bytes: number } {
+  const stage = new Transform({
+    readableHighWaterMark: 1024 * 1024,
+    writableHighWaterMark: 1024 * 1024,
+    transform(chunk: Buffer, _encoding, done) {
+      digester.update(chunk);
+      stage.bytes += chunk.length;
+      done(null, chunk);
+    },
+  }) as Transform & { bytes: number };
+  stage.bytes = 0;
+  return stage;
+}
+
+/**
+ * Writes the entries as one layer into the store, in a single streaming pass: the tar is hashed
+ * (the diffID), compressed, hashed again (the blob digest) and written to a temporary file that is
+ * moved into the store once complete. Invalid entries throw LayerEntryError before anything is written.
+ */
+export async function writeLayer(entries: readonly LayerEntry[], store: ContentStore, options: WriteLayerOptions): Promise<StoredLayer> {
+  const mediaType = layerMediaType(options.compression, options.format);
+  const tar = layerTar(entries, options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {});
+  const diffDigester = Digester.create();
+  const tarMeter = meter(diffDigester);
+  const temporary = await store.temporaryPath();
+  try {
+    if (options.compression === 'none') {
+      await pipeline(tar, tarMeter, createWriteStream(temporary));
+      const diffId = diffDigester.digest();
+      await store.adopt(temporary, diffId);
+      return new StoredLayer(store, { mediaType, digest: diffId, size: tarMeter.bytes }, diffId, tarMeter.bytes);
+    }
+    const compressor = await createCompressor(options.compression, options.level !== undefined ? { level: options.level } : {});
+    const blobDigester = Digester.create();
+    const blobMeter = meter(blobDigester);
+    await pipeline(tar, tarMeter, compressor, blobMeter, createWriteStream(temporary));
+    const digest = blobDigester.digest();
+    await store.adopt(temporary, digest);
+    return new StoredLayer(store, { mediaType, digest, size: blobMeter.bytes }, diffDigester.digest(), tarMeter.bytes);
+  } finally {
+    await rm(temporary, { force: true });
+  }
+}
