@@ -8,7 +8,7 @@ import { resolveAddSources } from '../context/add-source.js';
 import type { ResolvedSource } from '../context/build-context.js';
 import { hashCopySources } from '../context/content-hash.js';
 import { planCopy, resolveChown, rootfsLookup, type CopyPlanOptions } from '../context/copy-plan.js';
-import { expandHeredocBody, type AddInstruction, type CopyInstruction, type InlineFile } from '../frontend/index.js';
+import type { AddInstruction, CopyInstruction, InlineFile } from '../frontend/index.js';
 import type { StageState } from '../stage-state.js';
 
 /**
@@ -25,7 +25,7 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
       instruction.kind === 'ADD'
         ? await resolveAddSources(tree, instruction.sources, { scratchDir, checksum: instruction.checksum })
         : await tree.resolveSources(instruction.sources, { instruction: 'COPY' });
-    sources.push(...instruction.inlineFiles.map((file, i) => inlineSource(file, state, instruction.sources.length + i)));
+    sources.push(...instruction.inlineFiles.map((file, i) => inlineSource(file, instruction.sources.length + i)));
     const plan: CopyPlanOptions = {
       sources,
       destination: instruction.destination,
@@ -67,9 +67,9 @@ export function copyDescription(instruction: CopyInstruction | AddInstruction): 
   return [instruction.kind, ...flags, ...sources, instruction.destination].join(' ');
 }
 
-/** A heredoc source (`COPY <<EOF /etc/motd`) as a one-file source; unquoted delimiters expand variables. */
-function inlineSource(file: InlineFile, state: StageState, group: number): ResolvedSource {
-  const content = Buffer.from(file.expand ? expandHeredocBody(file.content, state.lookup()) : file.content);
+/** A heredoc source (`COPY <<EOF /etc/motd`) as a one-file source (expandInstruction already expanded its body). */
+function inlineSource(file: InlineFile, group: number): ResolvedSource {
+  const content = Buffer.from(file.content);
   return {
     pattern: `<<${file.name}`,
     path: file.name,

@@ -12,7 +12,7 @@
 //               instruction (`ENV A=1 B=$A` gives B the old A)
 //   COPY, ADD   sources, destination, --chown, --chmod (ADD: --checksum): expandWord;
 //               heredoc bodies with an unquoted delimiter: expandHeredocBody (quotes
-//               kept); --from is never expanded (rejected by the parser), --exclude
+//               kept), after which the file says `expand: false`; --from is never expanded (rejected by the parser), --exclude
 //               patterns are not expanded
 //   EXPOSE      each word: expandWords, the only instruction that splits into fields
 //               (`EXPOSE $PORTS` with PORTS="80 443" exposes two ports)
@@ -88,7 +88,8 @@ export function expandInstruction<T extends Instruction>(instruction: T, lookup:
           ...i,
           sources: i.sources.map(word),
           destination: word(i.destination),
-          inlineFiles: i.inlineFiles.map((f) => (f.expand ? { ...f, content: expandHeredocBody(f.content, lookup) } : f)),
+          // once expanded a body is final: `expand: false` keeps anyone from expanding it twice
+          inlineFiles: i.inlineFiles.map((f) => (f.expand ? { ...f, content: expandHeredocBody(f.content, lookup), expand: false } : f)),
         };
         const flags: Record<string, string | undefined> = { chown: optional(i.chown), chmod: optional(i.chmod) };
         if (i.kind === 'ADD') flags['checksum'] = optional(i.checksum);

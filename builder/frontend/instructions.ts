@@ -42,7 +42,10 @@ export interface InlineFile {
   name: string;
   /** the body, leading tabs already stripped for `<<-` */
   content: string;
-  /** expand `$VARS` in the body at dispatch (unquoted delimiter), with quotes kept */
+  /**
+   * `$VARS` in the body are still to be expanded (unquoted delimiter), with quotes
+   * kept; expandInstruction expands them and sets this to false.
+   */
   expand: boolean;
 }
 

@@ -311,9 +311,18 @@ describe('expandInstruction', () => {
     const copy = expanded[5]!;
     if (copy.kind !== 'COPY') return assert.fail('not COPY');
     assert.deepEqual(copy.inlineFiles, [
-      { name: 'EOF', content: 'home is /home\n', expand: true },
+      { name: 'EOF', content: 'home is /home\n', expand: false },
       { name: 'RAW', content: 'home is $PWD\n', expand: false },
     ]);
+  });
+
+  test('expanding twice changes nothing more (bodies are marked as expanded)', () => {
+    const once = parseDockerfile('FROM a\nCOPY <<EOF /f\ncost \\$5 $PWD\nEOF\n', 'Dockerfile').stages[0]!.instructions[0]!;
+    const first = expandInstruction(once, lookupFrom({ PWD: '/home', '5': 'five' }));
+    const second = expandInstruction(first, lookupFrom({ PWD: '/home', '5': 'five' }));
+    assert.ok(first.kind === 'COPY' && second.kind === 'COPY');
+    assert.equal(first.inlineFiles[0]!.content, 'cost $5 /home\n');
+    assert.equal(second.inlineFiles[0]!.content, 'cost $5 /home\n');
   });
 
   test('EXPOSE splits expanded words into ports', () => {
