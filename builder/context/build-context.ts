@@ -116,7 +116,7 @@ export class SourceTree {
   async walk(from = ''): Promise<SourceEntry[]> {
     const start = cleanRelative(from);
     const out: SourceEntry[] = [];
-    await this.collect(start, '', out);
+    await this.collect(start, '', out, 'COPY');
     return out;
   }
 
@@ -188,7 +188,7 @@ export class SourceTree {
     if (!top) throw new CopySourceError(shown, 'unsupported-type', `${instruction} failed: ${shown} is a socket, which cannot be copied`);
     if (top.type === 'directory') {
       const entries: SourceEntry[] = [top];
-      await this.collect(resolved.path, resolved.path, entries);
+      await this.collect(resolved.path, resolved.path, entries, instruction);
       return { pattern, path, name, kind: 'directory', entries, group };
     }
     return { pattern, path, name, kind: 'file', entries: [top], group };
@@ -200,7 +200,7 @@ export class SourceTree {
   }
 
   /** Appends the entries below root-relative `dir`, with paths relative to `base`. */
-  private async collect(dir: string, base: string, out: SourceEntry[]): Promise<void> {
+  private async collect(dir: string, base: string, out: SourceEntry[], instruction: string): Promise<void> {
     const names = sortBytes(await readdir(join(this.root, dir)));
     const children = await Promise.all(
       names.map(async (name) => {
@@ -216,11 +216,11 @@ export class SourceTree {
       if (stats.isDirectory()) {
         if (excluded && !this.ignore!.mayIncludeBelow(path)) continue;
         const below: SourceEntry[] = [];
-        await this.collect(path, base, below);
+        await this.collect(path, base, below, instruction);
         if (excluded && below.length === 0) continue;
-        out.push((await this.entryOf(relative, join(this.root, path), stats, 'COPY', path))!, ...below);
+        out.push((await this.entryOf(relative, join(this.root, path), stats, instruction, path))!, ...below);
       } else if (!excluded) {
-        const entry = await this.entryOf(relative, join(this.root, path), stats, 'COPY', path);
+        const entry = await this.entryOf(relative, join(this.root, path), stats, instruction, path);
         if (entry) out.push(entry);
       }
     }

@@ -74,8 +74,9 @@ type Node = { readonly type: ExistingPath['type']; readonly target?: string };
 /**
  * The layer entries of a COPY or ADD, as BuildKit lays them out (fsutil's copy):
  * - the destination is relative to WORKDIR; it is a directory when it ends with '/' (or is '.'),
- *   when several items are copied, or when it already is one in the image (symlinks followed);
- *   otherwise a file source is written under that name;
+ *   when it already is one in the image (symlinks followed), or when several items are copied
+ *   (BuildKit would write each over the last; the classic builder refuses); otherwise a file
+ *   source is written under that name, also when it is a wildcard's only match;
  * - a directory source copies its contents; a missing destination directory and missing parents
  *   are created 0755, owned by --chown's owner (else 0:0), existing ones keep their metadata;
  * - copied entries keep mode, mtime and (without --chown) owner; --chmod sets the mode of files and
@@ -110,20 +111,22 @@ export function planCopy(options: CopyPlanOptions): LayerEntry[] {
       extractArchive(tree, root, source, newDirectory({ uid: 0, gid: 0 }));
       continue;
     }
-    const top = source.entries[0]!;
+    // fsutil's Copy: make the destination (or its parent), resolve it in the image, then decide.
     tree.mkdirAll(intoDirectory ? destinationPath : parentOf(destinationPath), newDirectory(owner));
     let target = tree.resolve(destinationPath);
     const found = tree.lstat(target);
-    if (source.kind === 'file' && found?.type === 'directory') {
-      tree.keepExisting(target);
-      target = join2(target, source.name);
-    } else if (source.kind === 'directory' && !found) tree.mkdirAll(target, newDirectory(owner));
-    else if (source.kind === 'file') tree.mkdirAll(parentOf(target), newDirectory(owner));
-
     if (source.kind === 'file') {
+      if (found?.type === 'directory') {
+        tree.keepExisting(target);
+        target = join2(target, source.name);
+      } else {
+        tree.mkdirAll(parentOf(target), newDirectory(owner));
+      }
+      const top = source.entries[0]!;
       tree.placeNonDirectory(target, plannedOf(top, metadataOf(top), source.group));
       continue;
     }
+    if (!found) tree.mkdirAll(target, newDirectory(owner));
     const here = tree.lstat(target);
     if (here?.type !== 'directory') throw tree.error(`cannot copy to non-directory: /${target}`);
     tree.keepExisting(target);
@@ -250,7 +253,11 @@ class DestinationTree {
       }
       resolved.push(part);
       if (!node) {
-        for (const rest of pending) if (rest === '..') resolved.pop(); else resolved.push(rest);
+        // Nothing below a missing component to follow: the rest is taken as written.
+        for (const rest of pending) {
+          if (rest === '..') resolved.pop();
+          else resolved.push(rest);
+        }
         break;
       }
     }

@@ -1,11 +1,11 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoredLayer } from '../../shared/layer/stored-layer.js';
 import { writeLayer } from '../../shared/layer/layer-writer.js';
 import { cachedStep, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { resolveAddSources } from '../context/add-source.js';
-import type { ResolvedSource } from '../context/build-context.js';
+import { SourceTree, type ResolvedSource } from '../context/build-context.js';
 import { hashCopySources } from '../context/content-hash.js';
 import { planCopy, resolveChown, rootfsLookup, type CopyPlanOptions } from '../context/copy-plan.js';
 import type { AddInstruction, CopyInstruction, InlineFile } from '../frontend/index.js';
@@ -85,7 +85,8 @@ function parseChmod(value: string): number {
   return parseInt(value, 8);
 }
 
+/** A file of the stage's filesystem, symlinks resolved inside the image (never onto the host's /etc/passwd). */
 async function readRootfsFile(session: BuildSession, state: StageState, path: string): Promise<Buffer | undefined> {
   if (state.layers.length === 0) return undefined;
-  return readFile(join(await session.rootfsOf(state), path)).catch(() => undefined);
+  return SourceTree.rootfs(await session.rootfsOf(state), { kind: 'stage', name: state.name }).readFile(path);
 }
