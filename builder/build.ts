@@ -14,6 +14,7 @@ import type { BuildOptions } from './build-options.js';
 import { BuildStepError, type BuildSession } from './build-session.js';
 import { BuildCache } from './cache/build-cache.js';
 import { cacheKey } from './cache/cache-key.js';
+import { FileDigestCache } from './cache/file-digest-cache.js';
 import { SourceTree } from './context/build-context.js';
 import { dispatchInstruction, isStep, type DispatchScope } from './dispatch/dispatch.js';
 import { writeDockerArchive } from './export/docker-archive.js';
@@ -49,6 +50,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
   await mkdir(options.root, { recursive: true });
   const store = new ContentStore(join(options.root, 'content'));
   const cache = new BuildCache(join(options.root, 'cache.db'));
+  const fileDigests = new FileDigestCache(join(options.root, 'file-digests.db'));
   const client = new RegistryClient({ insecureRegistries: [...options.insecureRegistries] });
   const warnings = [...parsed.warnings];
   try {
@@ -74,6 +76,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       escapeToken: parsed.escapeToken,
       store,
       cache,
+      fileDigests,
       progress,
       context: SourceTree.context(options.context, await dockerignoreFor(options.context, options.dockerfile)),
       consumedBuildArgs,
@@ -129,6 +132,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
     return { ...(await exportImage(config, final.layers, options, store, client)), warnings };
   } finally {
     cache.close();
+    fileDigests.close();
   }
 }
 

@@ -1,12 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Digest } from '../../shared/digest.js';
+import { mapConcurrently } from '../../shared/concurrency.js';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
 
 /** Options of hashCopySources(). */
 export interface ContentHashOptions {
   /** How many files are read at once (default 8). */
   readonly concurrency?: number;
+  /** How a file's sha256 (hex) is found; default: read it (the build uses a cache keyed by file metadata). */
+  readonly fileSha256Hex?: (path: string) => Promise<string>;
 }
 
 // Bump when the encoding changes, so old cache entries stop matching.
@@ -25,9 +28,9 @@ export async function hashCopySources(entries: readonly LayerEntry[], options: C
     .map((entry) => ({ entry, key: Buffer.from(`${entry.path.replaceAll('/', '\0')}\0${entry.type}`, 'utf8') }))
     .sort((a, b) => Buffer.compare(a.key, b.key))
     .map(({ entry }) => entry);
-  const contents = await mapLimited(sorted, options.concurrency ?? 8, async (entry) => {
+  const contents = await mapConcurrently(sorted, options.concurrency ?? 8, async (entry) => {
     if (entry.type !== 'file') return undefined;
-    return 'content' in entry.source ? sha256Hex(entry.source.content) : fileSha256Hex(entry.source.file);
+    return 'content' in entry.source ? sha256Hex(entry.source.content) : (options.fileSha256Hex ?? fileSha256Hex)(entry.source.file);
   });
 
   const hash = createHash('sha256');
@@ -78,18 +81,4 @@ function field(hash: Hash, tag: string, value: string | Uint8Array): void {
   header.writeBigUInt64BE(BigInt(bytes.length), 1);
   hash.update(header);
   hash.update(bytes);
-}
-
-/** `fn` over every item with at most `limit` running at once; results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }

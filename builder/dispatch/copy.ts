@@ -36,7 +36,7 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
       instruction: instruction.kind,
     };
     // Existing paths only change parent-directory metadata, which the parent key already decides.
-    const content = await hashCopySources(planCopy({ ...plan, now: 0 }));
+    const content = await hashCopySources(planCopy({ ...plan, now: 0 }), { fileSha256Hex: (path) => session.fileDigests.sha256Hex(path) });
     const createdBy = `${copyDescription(instruction)} # buildkit`;
     const key = cacheKey(state.key, instruction.kind, createdBy, content);
     const { step, cached } = await cachedStep(session, state, key, createdBy, async () => {

@@ -127,7 +127,7 @@ class ParallelGzip extends Transform {
     if (!Number.isInteger(this.blockSize) || this.blockSize < WINDOW) throw new RangeError(`gzip block size must be at least ${WINDOW} bytes`);
     const workers = Math.max(1, options.workers ?? availableParallelism());
     this.pool = poolOf(workers);
-    this.maxInFlight = workers * 2;
+    this.maxInFlight = workers * 4; // slack so one slow block does not idle the other workers
     this.block = Buffer.allocUnsafeSlow(this.blockSize);
   }
 
@@ -163,13 +163,14 @@ class ParallelGzip extends Transform {
     this.pool.run(task, transfer).then(
       (result) => {
         this.finished.set(id, { ...result, length });
-        this.emit_();
+        this.emitReady();
       },
       (err: Error) => this.destroy(err),
     );
   }
 
-  private emit_(): void {
+  /** Pushes finished blocks in order; releases a held write or the flush when there is room. */
+  private emitReady(): void {
     if (this.destroyed) return;
     for (let next = this.finished.get(this.emitted); next; next = this.finished.get(this.emitted)) {
       this.finished.delete(this.emitted);

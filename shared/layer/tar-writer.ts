@@ -78,6 +78,12 @@ export function layerTarRecords(entries: readonly LayerEntry[], options: LayerTa
     if (byPath.has(name)) throw new LayerEntryError(`layer has two entries for "${name}"`);
     byPath.set(name, entry);
   }
+  // An overlay upper directory cannot hold both a whiteout and an entry of the same name.
+  for (const entry of entries) {
+    if (entry.type === 'whiteout' && byPath.has(entry.path)) {
+      throw new LayerEntryError(`layer both deletes and writes "${entry.path}"`);
+    }
+  }
 
   // Each hardlink resolves (through other hardlinks) to a file of this layer.
   const rootOf = new Map<string, FileEntry>();

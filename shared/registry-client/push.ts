@@ -4,7 +4,7 @@ import type { Image } from '../image.js';
 import type { Descriptor } from '../oci.js';
 import type { ImageReference } from '../reference.js';
 import type { BlobUploadOutcome, RegistryClient, RemoteRepository } from './client.js';
-import { forEachConcurrently } from './for-each-concurrently.js';
+import { mapConcurrently } from '../concurrency.js';
 
 export interface PushOptions {
   /** Blob uploads in flight at once; default 4. */
@@ -59,7 +59,7 @@ async function pushBlobs(client: RegistryClient, image: Image, repo: RemoteRepos
   // An image may list the same layer twice (two identical steps); it is uploaded once.
   for (const layer of image.layers) if (!blobs.has(layer.descriptor.digest)) blobs.set(layer.descriptor.digest, { descriptor: layer.descriptor, open: () => layer.open() });
 
-  await forEachConcurrently([...blobs.values()], options.concurrency ?? 4, async ({ descriptor, open }) => {
+  await mapConcurrently([...blobs.values()], options.concurrency ?? 4, async ({ descriptor, open }) => {
     const outcome = await client.uploadBlob(repo, descriptor, open, mountFrom === undefined ? {} : { mountFrom });
     options.onBlob?.(descriptor, outcome);
   });

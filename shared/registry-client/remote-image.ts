@@ -9,7 +9,7 @@ import { formatPlatform, platformMatches, selectPlatformManifest } from '../plat
 import type { ImageReference } from '../reference.js';
 import { readStoredImage } from '../stored-image.js';
 import type { RegistryClient, RemoteRepository } from './client.js';
-import { forEachConcurrently } from './for-each-concurrently.js';
+import { mapConcurrently } from '../concurrency.js';
 import { withRetry } from './retry.js';
 
 /** What a reference names on a registry: a multi-platform index, or a single image. */
@@ -101,7 +101,7 @@ async function pullManifestBlobs(
   if (platform && config.os && config.architecture && !platformMatches(config, platform)) {
     throw new Error(`${where} is an image for ${formatPlatform(config)}, not ${formatPlatform(platform)}`);
   }
-  await forEachConcurrently(manifest.layers, DOWNLOAD_CONCURRENCY, (layer) => downloadBlob(client, repo, layer, store));
+  await mapConcurrently(manifest.layers, DOWNLOAD_CONCURRENCY, (layer) => downloadBlob(client, repo, layer, store));
   return readStoredImage(store, stored.digest);
 }
 

@@ -1,0 +1,42 @@
+import Database from 'better-sqlite3';
+import { stat } from 'node:fs/promises';
+import { fileSha256Hex } from '../context/content-hash.js';
+
+/**
+ * sha256 of context files, remembered by path with the metadata that changes whenever the content
+ * does (size, mtime and ctime in nanoseconds, inode), as BuildKit's checksum cache does: a warm
+ * rebuild stats the context instead of reading all of it. A file whose metadata changed is read again.
+ */
+export class FileDigestCache {
+  private readonly db: Database.Database;
+  private readonly lookup: Database.Statement<[string], { fingerprint: string; digest: string }>;
+  private readonly upsert: Database.Statement<[string, string, string]>;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, digest TEXT NOT NULL)');
+    this.lookup = this.db.prepare('SELECT fingerprint, digest FROM files WHERE path = ?');
+    this.upsert = this.db.prepare('INSERT OR REPLACE INTO files (path, fingerprint, digest) VALUES (?, ?, ?)');
+  }
+
+  /** The sha256 (hex) of a file's bytes: from the cache when its metadata is unchanged, else read. */
+  async sha256Hex(path: string): Promise<string> {
+    const before = await fingerprint(path);
+    const row = this.lookup.get(path);
+    if (row && row.fingerprint === before) return row.digest;
+    const digest = await fileSha256Hex(path);
+    // Remembered only if the file did not change while it was read.
+    if ((await fingerprint(path)) === before) this.upsert.run(path, before, digest);
+    return digest;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+async function fingerprint(path: string): Promise<string> {
+  const info = await stat(path, { bigint: true });
+  return `${info.size}:${info.mtimeNs}:${info.ctimeNs}:${info.ino}:${info.dev}`;
+}
