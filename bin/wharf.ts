@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { build } from '../builder/build.js';
 import { BUILD_USAGE, BuildUsageError, parseBuildOptions } from '../builder/build-options.js';
+import { removeTemporaries } from '../builder/build-root.js';
 import { createProgress } from '../builder/progress.js';
 import { ConfigError, envName, resolveServeConfig, SERVE_SETTINGS } from '../registry/config.js';
 import { serve } from '../registry/server.js';
@@ -72,6 +73,15 @@ async function runBuild(args: string[]): Promise<number> {
     return 0;
   }
   const progress = createProgress(options.progress, options.quiet, process.stderr);
+  // Ctrl-C: remove this build's temporaries before going; the cache only ever holds finished steps.
+  const interrupted = (signal: NodeJS.Signals) => {
+    progress.close();
+    removeTemporaries(options.root, new Set([process.pid]));
+    console.error(`wharf build: interrupted by ${signal}`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const result = await build(options, progress);
     progress.close();

@@ -11,6 +11,7 @@ import { RegistryClient } from '../shared/registry-client/client.js';
 import { pushImage } from '../shared/registry-client/push.js';
 import { pullImage } from '../shared/registry-client/remote-image.js';
 import type { BuildOptions } from './build-options.js';
+import { removeTemporaries } from './build-root.js';
 import { BuildStepError, type BuildSession } from './build-session.js';
 import { BuildCache } from './cache/build-cache.js';
 import { cacheKey } from './cache/cache-key.js';
@@ -48,6 +49,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
   });
   const parsed = parseDockerfile(text, dockerfileName);
   await mkdir(options.root, { recursive: true });
+  removeTemporaries(options.root);
   const store = new ContentStore(join(options.root, 'content'));
   const cache = new BuildCache(join(options.root, 'cache.db'));
   const fileDigests = new FileDigestCache(join(options.root, 'file-digests.db'));

@@ -20,9 +20,10 @@ export class UnsafeLayerEntryError extends Error {}
 export async function materializeRootfs(layers: readonly Layer[], cacheDir: string): Promise<string> {
   const chain = createHash('sha256');
   for (const layer of layers) chain.update(`${layer.diffId}\n`);
-  const destination = join(cacheDir, chain.digest('hex'));
+  const id = chain.digest('hex');
+  const destination = join(cacheDir, id);
   if (await lstat(destination).catch(() => undefined)) return destination;
-  const building = `${destination}.partial-${process.pid}`;
+  const building = join(cacheDir, `${process.pid}-partial-${id}`);
   await rm(building, { recursive: true, force: true });
   await mkdir(building, { recursive: true });
   try {

@@ -80,9 +80,12 @@ export class ContentStore {
     return digest;
   }
 
-  /** A temporary file path inside the store, on the same filesystem, for writers that rename into place via adopt(). */
+  /**
+   * A temporary file path inside the store, on the same filesystem, for writers that rename into
+   * place via adopt(). Named after the process, so leftovers of a dead one can be told apart.
+   */
   async temporaryPath(): Promise<string> {
-    const temporary = join(this.root, 'tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    const temporary = join(this.temporaryDirectory(), `${process.pid}-${randomBytes(6).toString('hex')}`);
     await mkdir(dirname(temporary), { recursive: true });
     return temporary;
   }
@@ -90,6 +93,11 @@ export class ContentStore {
   /** Moves a file whose digest the caller computed while writing it into the store. */
   async adopt(file: string, digest: Digest): Promise<void> {
     await this.commit(file, digest);
+  }
+
+  /** Where temporary files live until they are adopted. */
+  temporaryDirectory(): string {
+    return join(this.root, 'tmp');
   }
 
   open(digest: Digest): Readable {

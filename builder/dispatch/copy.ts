@@ -19,7 +19,7 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
   const tree = instruction.kind === 'COPY' && instruction.from ? await session.sourceRootfs(instruction.from) : session.context;
   const scratchRoot = join(session.options.root, 'tmp');
   await mkdir(scratchRoot, { recursive: true });
-  const scratchDir = await mkdtemp(join(scratchRoot, 'copy-'));
+  const scratchDir = await mkdtemp(join(scratchRoot, `${process.pid}-copy-`));
   try {
     const sources =
       instruction.kind === 'ADD'

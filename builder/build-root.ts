@@ -1,0 +1,38 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The build root's temporary places: the content store's temp files, COPY/ADD scratch dirs and
+ * half-unpacked root filesystems. Every temporary is named `<pid>-…`, so a build removes its own
+ * when interrupted and those of processes that died (kill -9, power loss) when it starts.
+ */
+export function temporaryDirectories(root: string): string[] {
+  return [join(root, 'content', 'tmp'), join(root, 'tmp'), join(root, 'rootfs')];
+}
+
+/** Removes temporaries of `pids`, or (without) of every process no longer alive. Synchronous: it runs in signal handlers. */
+export function removeTemporaries(root: string, pids?: ReadonlySet<number>): void {
+  for (const directory of temporaryDirectories(root)) {
+    let names: string[];
+    try {
+      names = readdirSync(directory);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const match = /^(\d+)-/.exec(name);
+      if (!match) continue;
+      const pid = Number(match[1]);
+      if (pids ? pids.has(pid) : !isAlive(pid)) rmSync(join(directory, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
