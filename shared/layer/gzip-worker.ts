@@ -16,6 +16,24 @@ export type DeflateResult =
   | { readonly id: number; readonly deflated: Uint8Array; readonly crc: number }
   | { readonly id: number; readonly error: string };
 
+// Samples of a block deflated quickly to tell whether compressing it is worth the time.
+const PROBE_BYTES = 16 * 1024;
+const INCOMPRESSIBLE_RATIO = 0.97;
+
+/**
+ * The level a block is deflated at: 0 (stored) when quick samples from its start, middle and end
+ * do not compress, as for already-compressed files, which level 6 would spend its time on for
+ * nothing. Decided by the bytes alone, so the output stays deterministic.
+ */
+export function effectiveLevel(data: Buffer, level: number): number {
+  if (level === 0 || data.length < PROBE_BYTES * 4) return level;
+  const starts = [0, Math.floor((data.length - PROBE_BYTES) / 2), data.length - PROBE_BYTES];
+  const incompressible = starts.every(
+    (start) => deflateRawSync(data.subarray(start, start + PROBE_BYTES), { level: 1 }).length >= PROBE_BYTES * INCOMPRESSIBLE_RATIO,
+  );
+  return incompressible ? 0 : level;
+}
+
 function owned(buffer: Uint8Array): boolean {
   return buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength;
 }
@@ -26,7 +44,7 @@ parentPort?.on('message', (task: DeflateTask) => {
     // Non-final blocks end with a sync flush (an empty stored block), so they end on a byte
     // boundary and the next block's deflate output can simply follow.
     const deflated = deflateRawSync(data, {
-      level: task.level,
+      level: effectiveLevel(data, task.level),
       chunkSize: 256 * 1024,
       finishFlush: task.final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
       ...(task.dictionary ? { dictionary: Buffer.from(task.dictionary.buffer, task.dictionary.byteOffset, task.dictionary.byteLength) } : {}),
