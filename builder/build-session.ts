@@ -31,8 +31,10 @@ export interface BuildSession {
   readonly context: SourceTree;
   /** The root filesystem of a finished stage (by name or index) or an image, as a directory: for COPY --from. */
   sourceRootfs(reference: string): Promise<SourceTree>;
-  /** The current filesystem of a stage being built, as a directory: for --chown names and existing paths. */
+  /** The current filesystem of a stage being built, as a directory: for existing paths. */
   rootfsOf(state: StageState): Promise<string>;
+  /** A file of a stage being built (for /etc/passwd and /etc/group), symlinks resolved inside the image. */
+  readFileOf(state: StageState, path: string): Promise<Buffer | undefined>;
   /** Build args the Dockerfile declared (to warn about the rest). */
   readonly consumedBuildArgs: Set<string>;
 }
@@ -45,7 +47,7 @@ export function historyTime(session: BuildSession): string {
 
 /**
  * Runs a step through the cache: returns the cached result for `key` unless --no-cache, else runs
- * `execute` and records its result. The step's history entry and key are added to the stage.
+ * `execute` and records its result. The step's key (and, unless told otherwise, its history entry) are added to the stage.
  */
 export async function cachedStep(
   session: BuildSession,
@@ -53,13 +55,14 @@ export async function cachedStep(
   key: Digest,
   createdBy: string,
   execute: () => Promise<Pick<CachedStep, 'layer'>>,
+  { history = true }: { history?: boolean } = {},
 ): Promise<{ step: CachedStep; cached: boolean }> {
   const hit = session.options.noCache ? undefined : session.cache.get(key);
   const usable = hit && (!hit.layer || (await session.store.has(hit.layer.descriptor.digest)));
   const step: CachedStep = usable ? hit : { ...(await execute()), created: historyTime(session) };
   if (!usable) session.cache.put(key, step);
   const entry: HistoryEntry = { created: step.created, created_by: createdBy, comment: HISTORY_COMMENT, ...(step.layer ? {} : { empty_layer: true }) };
-  state.history.push(entry);
+  if (history) state.history.push(entry);
   state.key = key;
   return { step, cached: Boolean(usable) };
 }

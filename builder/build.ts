@@ -83,10 +83,17 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       context: SourceTree.context(options.context, await dockerignoreFor(options.context, options.dockerfile)),
       consumedBuildArgs,
       rootfsOf: (state) => materializeRootfs(state.layers, rootfsDir),
+      async readFileOf(state, path) {
+        if (state.layers.length === 0) return undefined;
+        return SourceTree.rootfs(await materializeRootfs(state.layers, rootfsDir), { kind: 'stage', name: state.name }).readFile(path);
+      },
       async sourceRootfs(reference) {
         const stage = resolveStageReference(nodes, new Map(nodes.filter((n) => n.name).map((n) => [n.name!, n])), reference, nodes.at(-1)!);
         if (stage) return SourceTree.rootfs(await materializeRootfs((await results.get(stage.index)!).layers, rootfsDir), { kind: 'stage', name: reference });
-        const image = await pullImage(client, parseImageReference(reference), options.platform, store);
+        // Not a stage, so an image, as in Docker; a typo'd stage name should say so when the pull fails.
+        const image = await pullImage(client, parseImageReference(reference), options.platform, store).catch((error: Error) => {
+          throw new Error(`--from=${reference} is not a stage of this Dockerfile, and pulling it as an image failed: ${error.message}`);
+        });
         return SourceTree.rootfs(await materializeRootfs(image.layers, rootfsDir), { kind: 'image', name: reference });
       },
     };
@@ -115,7 +122,10 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
         } catch (error) {
           if (id !== undefined) progress.fail(id, (error as Error).message);
           if (error instanceof BuildStepError) throw error;
-          throw new BuildStepError(dockerfileName, instruction.line, `${instruction.kind} failed: ${(error as Error).message}`);
+          const message = (error as Error).message;
+          // Context errors already say "COPY failed: …", as Docker words them.
+          const said = message.startsWith(`${instruction.kind} failed`) ? message : `${instruction.kind} failed: ${message}`;
+          throw new BuildStepError(dockerfileName, instruction.line, said);
         }
       }
       return state;

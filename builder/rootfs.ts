@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract, type Header } from 'tar-stream';
 import type { Layer } from '../shared/image.js';
+import { resolveInRoot } from './context/resolve-in-root.js';
 
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
@@ -12,16 +13,31 @@ const OPAQUE_MARKER = '.wh..wh..opq';
 /** Raised for a layer tar entry whose name climbs out of the image root (`../x`). */
 export class UnsafeLayerEntryError extends Error {}
 
+/** Unpackings under way in this process, by destination directory. */
+const unpacking = new Map<string, Promise<string>>();
+
 /**
  * A stage's filesystem as a directory: its layers applied in order, whiteouts honoured, kept in
  * the build root by the chain of layer digests so it is unpacked once. `COPY --from` reads files
  * from it and `--chown` reads its /etc/passwd. (RUN mounts per-layer snapshots with overlayfs.)
  */
-export async function materializeRootfs(layers: readonly Layer[], cacheDir: string): Promise<string> {
+export function materializeRootfs(layers: readonly Layer[], cacheDir: string): Promise<string> {
   const chain = createHash('sha256');
   for (const layer of layers) chain.update(`${layer.diffId}\n`);
   const id = chain.digest('hex');
   const destination = join(cacheDir, id);
+  // Stages built at once often need the same chain (their common base): they share one unpacking,
+  // which would otherwise delete the other's half-written directory.
+  let pending = unpacking.get(destination);
+  if (!pending) {
+    pending = unpackRootfs(layers, cacheDir, id, destination).finally(() => unpacking.delete(destination));
+    unpacking.set(destination, pending);
+  }
+  return pending;
+}
+
+/** Unpacks the chain into a temporary directory and renames it to `destination` when complete. */
+async function unpackRootfs(layers: readonly Layer[], cacheDir: string, id: string, destination: string): Promise<string> {
   if (await lstat(destination).catch(() => undefined)) return destination;
   const building = join(cacheDir, `${process.pid}-partial-${id}`);
   await rm(building, { recursive: true, force: true });
@@ -71,7 +87,7 @@ async function applyEntry(
   const relative = cleanEntryPath(header.name);
   if (relative === '') return;
   const base = relative.slice(relative.lastIndexOf('/') + 1);
-  const folder = await resolveInRoot(root, relative.includes('/') ? relative.slice(0, relative.lastIndexOf('/')) : '');
+  const folder = await resolveHostFolder(root, relative.includes('/') ? relative.slice(0, relative.lastIndexOf('/')) : '');
   const path = join(folder, base);
   if (base === OPAQUE_MARKER) {
     for (const child of await readdir(folder).catch(() => [] as string[])) await rm(join(folder, child), { recursive: true, force: true });
@@ -97,7 +113,7 @@ async function applyEntry(
       break;
     case 'link': {
       const target = cleanEntryPath(header.linkname ?? '');
-      const targetFolder = await resolveInRoot(root, target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : '');
+      const targetFolder = await resolveHostFolder(root, target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : '');
       hardlinks.push([path, join(targetFolder, target.slice(target.lastIndexOf('/') + 1))]);
       break;
     }
@@ -135,26 +151,15 @@ function cleanEntryPath(name: string): string {
  * The host path of a root-relative folder, following symlinks as the container would see them but
  * never leaving the root: an absolute link target restarts at the root and `..` stops there.
  */
-async function resolveInRoot(root: string, relativeDir: string): Promise<string> {
-  const pending = relativeDir.split('/').filter(Boolean);
-  const resolved: string[] = [];
-  for (let hops = 0; pending.length > 0; ) {
-    const part = pending.shift()!;
-    if (part === '.') continue;
-    if (part === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = join(root, ...resolved, part);
-    const info = await lstat(candidate).catch(() => undefined);
-    if (info?.isSymbolicLink()) {
-      if (++hops > 255) throw new UnsafeLayerEntryError(`too many symlinks resolving "${relativeDir}"`);
-      const target = await readlink(candidate);
-      if (target.startsWith('/')) resolved.length = 0;
-      pending.unshift(...target.split('/').filter(Boolean));
-      continue;
-    }
-    resolved.push(part);
-  }
+async function resolveHostFolder(root: string, relativeDir: string): Promise<string> {
+  const { resolved } = await resolveInRoot(
+    relativeDir,
+    async ({ path }) => {
+      const candidate = join(root, path);
+      const info = await lstat(candidate).catch(() => undefined);
+      return info?.isSymbolicLink() ? { follow: await readlink(candidate) } : 'enter';
+    },
+    () => new UnsafeLayerEntryError(`too many symlinks resolving "${relativeDir}"`),
+  );
   return join(root, ...resolved);
 }

@@ -38,6 +38,8 @@ export class StageState {
     this.layers = [...baseLayers];
     this.history = [...(base?.history ?? [])];
     this.key = baseKey;
+    // The base's author stays unless MAINTAINER sets another, as in Docker.
+    this.author = base?.author;
   }
 
   /** The value of an ENV variable, or undefined. */

@@ -3,6 +3,7 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileEntry } from '../../shared/layer/layer-entry.js';
 import { dockerignoreFor } from '../frontend/dockerignore.js';
+import { resolveInRoot } from './resolve-in-root.js';
 
 /**
  * What selecting files needs from a parsed .dockerignore (builder/frontend/dockerignore.ts's
@@ -79,8 +80,6 @@ export class CopySourceError extends Error {
     super(message);
   }
 }
-
-const MAX_SYMLINK_HOPS = 255;
 
 /**
  * A directory COPY/ADD reads from: the build context (with its .dockerignore; owners reset to 0:0
@@ -252,30 +251,20 @@ export class SourceTree {
    * (or excluded, or not a directory where one is needed).
    */
   private async resolvePath(path: string, followFinal: boolean): Promise<{ path: string; stats: Stats } | { missing: string; viaSymlink: boolean }> {
-    const pending = path.split('/').filter((part) => part !== '' && part !== '.');
-    const resolved: string[] = [];
     let stats = await lstat(this.root);
-    let hops = 0;
-    while (pending.length > 0) {
-      const part = pending.shift()!;
-      if (part === '..') {
-        resolved.pop();
-        continue;
-      }
-      const candidate = [...resolved, part].join('/');
-      const found = await this.presentStats(candidate);
-      if (!found) return { missing: [candidate, ...pending].join('/'), viaSymlink: hops > 0 };
-      if (found.isSymbolicLink() && (pending.length > 0 || followFinal)) {
-        if (++hops > MAX_SYMLINK_HOPS) throw new CopySourceError(path, 'symlink-loop', `too many levels of symbolic links resolving ${path}`);
-        const target = await readlink(join(this.root, candidate));
-        if (target.startsWith('/')) resolved.length = 0;
-        pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-        continue;
-      }
-      if (pending.length > 0 && !found.isDirectory()) return { missing: [candidate, ...pending].join('/'), viaSymlink: hops > 0 };
-      resolved.push(part);
-      stats = found;
-    }
+    const { resolved, unresolved, hops } = await resolveInRoot(
+      path,
+      async ({ path: candidate, last }) => {
+        const found = await this.presentStats(candidate);
+        if (!found) return 'stop';
+        if (found.isSymbolicLink() && (!last || followFinal)) return { follow: await readlink(join(this.root, candidate)) };
+        if (!last && !found.isDirectory()) return 'stop';
+        stats = found;
+        return 'enter';
+      },
+      () => new CopySourceError(path, 'symlink-loop', `too many levels of symbolic links resolving ${path}`),
+    );
+    if (unresolved.length > 0) return { missing: [...resolved, ...unresolved].join('/'), viaSymlink: hops > 0 };
     if (resolved.length === 0) stats = await lstat(this.root);
     return { path: resolved.join('/'), stats };
   }

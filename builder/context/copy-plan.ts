@@ -2,6 +2,7 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { FileEntry, LayerEntry } from '../../shared/layer/layer-entry.js';
 import type { ResolvedSource, SourceEntry } from './build-context.js';
+import { resolveInRootSync, splitPath, type RootResolution } from './resolve-in-root.js';
 
 /** What the destination image has at a path (lstat: a symlink is reported, not followed). */
 export interface ExistingPath {
@@ -58,8 +59,6 @@ export class CopyDestinationError extends Error {
 export class ChownError extends Error {
   override readonly name = 'ChownError';
 }
-
-const MAX_SYMLINK_HOPS = 255;
 
 type Metadata = Pick<FileEntry, 'mode' | 'uid' | 'gid' | 'mtime' | 'xattrs'>;
 
@@ -234,32 +233,11 @@ class DestinationTree {
 
   /** Follows `path` through the destination's symlinks (scoped to its root); a missing tail is kept as written. */
   resolve(path: string): string {
-    const pending = splitPath(path);
-    const resolved: string[] = [];
-    let hops = 0;
-    while (pending.length > 0) {
-      const part = pending.shift()!;
-      if (part === '..') {
-        resolved.pop();
-        continue;
-      }
-      const candidate = [...resolved, part].join('/');
-      const node = this.lstat(candidate);
-      if (node?.type === 'symlink') {
-        if (++hops > MAX_SYMLINK_HOPS) throw this.error(`too many levels of symbolic links resolving /${path}`);
-        if (node.target!.startsWith('/')) resolved.length = 0;
-        pending.unshift(...splitPath(node.target!));
-        continue;
-      }
-      resolved.push(part);
-      if (!node) {
-        // Nothing below a missing component to follow: the rest is taken as written.
-        for (const rest of pending) {
-          if (rest === '..') resolved.pop();
-          else resolved.push(rest);
-        }
-        break;
-      }
+    const { resolved, unresolved } = this.walk(path, (_, node) => (node ? 'enter' : 'stop'));
+    // Nothing below a missing component to follow: the rest is taken as written.
+    for (const rest of unresolved) {
+      if (rest === '..') resolved.pop();
+      else resolved.push(rest);
     }
     return resolved.join('/');
   }
@@ -270,29 +248,25 @@ class DestinationTree {
    * Returns the resolved path.
    */
   mkdirAll(path: string, directory: Planned): string {
-    const pending = splitPath(path);
-    const resolved: string[] = [];
-    let hops = 0;
-    while (pending.length > 0) {
-      const part = pending.shift()!;
-      if (part === '..') {
-        resolved.pop();
-        continue;
-      }
-      const candidate = [...resolved, part].join('/');
-      const node = this.lstat(candidate);
-      if (node?.type === 'symlink') {
-        if (++hops > MAX_SYMLINK_HOPS) throw this.error(`too many levels of symbolic links resolving /${path}`);
-        if (node.target!.startsWith('/')) resolved.length = 0;
-        pending.unshift(...splitPath(node.target!));
-        continue;
-      }
+    const { resolved } = this.walk(path, (candidate, node) => {
       if (!node) this.plan(candidate, directory);
       else if (node.type !== 'directory') throw this.error(`mkdir /${candidate}: not a directory`);
       else this.keepExisting(candidate);
-      resolved.push(part);
-    }
+      return 'enter';
+    });
     return resolved.join('/');
+  }
+
+  /** Walks `path` in the destination's root, following its symlinks; `atComponent` decides about every other component. */
+  private walk(path: string, atComponent: (candidate: string, node: Node | undefined) => 'enter' | 'stop'): RootResolution {
+    return resolveInRootSync(
+      path,
+      ({ path: candidate }) => {
+        const node = this.lstat(candidate);
+        return node?.type === 'symlink' ? { follow: node.target! } : atComponent(candidate, node);
+      },
+      () => this.error(`too many levels of symbolic links resolving /${path}`),
+    );
   }
 
   /** Lists an existing image directory the copy writes into, with its own metadata. */
@@ -478,10 +452,6 @@ async function findDatabaseEntry(
     if (fields.length >= minimumFields && fields[0] === name) return fields;
   }
   throw new ChownError(`unable to find ${kind} ${name}: no matching entries in ${kind === 'user' ? 'passwd' : 'group'} file`);
-}
-
-function splitPath(path: string): string[] {
-  return path.split('/').filter((part) => part !== '' && part !== '.');
 }
 
 function stripRoot(path: string): string {

@@ -5,7 +5,7 @@ import { writeLayer } from '../../shared/layer/layer-writer.js';
 import { cachedStep, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { resolveAddSources } from '../context/add-source.js';
-import { SourceTree, type ResolvedSource } from '../context/build-context.js';
+import type { ResolvedSource } from '../context/build-context.js';
 import { hashCopySources } from '../context/content-hash.js';
 import { planCopy, resolveChown, rootfsLookup, type CopyPlanOptions } from '../context/copy-plan.js';
 import type { AddInstruction, CopyInstruction, InlineFile } from '../frontend/index.js';
@@ -30,7 +30,7 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
       sources,
       destination: instruction.destination,
       workdir: state.workdir(),
-      chown: instruction.chown ? await resolveChown(instruction.chown, (path) => readRootfsFile(session, state, path)) : undefined,
+      chown: instruction.chown ? await resolveChown(instruction.chown, (path) => session.readFileOf(state, path)) : undefined,
       chmod: instruction.chmod ? parseChmod(instruction.chmod) : undefined,
       sourceDateEpoch: session.options.sourceDateEpoch,
       instruction: instruction.kind,
@@ -38,7 +38,8 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
     // Existing paths only change parent-directory metadata, which the parent key already decides.
     const content = await hashCopySources(planCopy({ ...plan, now: 0 }), { fileSha256Hex: (path) => session.fileDigests.sha256Hex(path) });
     const createdBy = `${copyDescription(instruction)} # buildkit`;
-    const key = cacheKey(state.key, instruction.kind, createdBy, content);
+    const from = instruction.kind === 'COPY' ? (instruction.from ?? null) : null;
+    const key = cacheKey(state.key, instruction.kind, createdBy, from, content);
     const { step, cached } = await cachedStep(session, state, key, createdBy, async () => {
       const existing = state.layers.length > 0 ? rootfsLookup(await session.rootfsOf(state)) : undefined;
       const layer = await writeLayer(planCopy({ ...plan, existing }), session.store, {
@@ -55,14 +56,9 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
   }
 }
 
-/** The instruction as history shows it, flags and all, after expansion. */
+/** The instruction as BuildKit's history shows it after expansion: --chown and --chmod, never --from or --checksum. */
 export function copyDescription(instruction: CopyInstruction | AddInstruction): string {
-  const flags = [
-    instruction.kind === 'COPY' && instruction.from ? `--from=${instruction.from}` : '',
-    instruction.chown ? `--chown=${instruction.chown}` : '',
-    instruction.chmod ? `--chmod=${instruction.chmod}` : '',
-    instruction.kind === 'ADD' && instruction.checksum ? `--checksum=${instruction.checksum}` : '',
-  ].filter(Boolean);
+  const flags = [instruction.chown ? `--chown=${instruction.chown}` : '', instruction.chmod ? `--chmod=${instruction.chmod}` : ''].filter(Boolean);
   const sources = [...instruction.sources, ...instruction.inlineFiles.map((file) => `<<${file.name}`)];
   return [instruction.kind, ...flags, ...sources, instruction.destination].join(' ');
 }
@@ -83,10 +79,4 @@ function inlineSource(file: InlineFile, group: number): ResolvedSource {
 function parseChmod(value: string): number {
   if (!/^[0-7]{1,4}$/.test(value)) throw new Error(`invalid --chmod=${value}: only octal modes are supported`);
   return parseInt(value, 8);
-}
-
-/** A file of the stage's filesystem, symlinks resolved inside the image (never onto the host's /etc/passwd). */
-async function readRootfsFile(session: BuildSession, state: StageState, path: string): Promise<Buffer | undefined> {
-  if (state.layers.length === 0) return undefined;
-  return SourceTree.rootfs(await session.rootfsOf(state), { kind: 'stage', name: state.name }).readFile(path);
 }

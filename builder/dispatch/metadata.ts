@@ -23,8 +23,8 @@ import type { StageState } from '../stage-state.js';
  * Instructions that change only the image config, one function each. Each records a history entry
  * (without a layer) worded as BuildKit words it, and extends the cache key with what it set.
  */
-async function commitConfig(session: BuildSession, state: StageState, createdBy: string): Promise<void> {
-  await cachedStep(session, state, cacheKey(state.key, 'config', createdBy), createdBy, async () => ({}));
+async function commitConfig(session: BuildSession, state: StageState, createdBy: string, options?: { history: boolean }): Promise<void> {
+  await cachedStep(session, state, cacheKey(state.key, 'config', createdBy), createdBy, async () => ({}), options);
 }
 
 export async function dispatchEnv(session: BuildSession, state: StageState, instruction: EnvInstruction): Promise<void> {
@@ -59,11 +59,10 @@ export async function dispatchArg(
 }
 
 export async function dispatchExpose(session: BuildSession, state: StageState, instruction: ExposeInstruction): Promise<void> {
-  const ports = { ...state.config.ExposedPorts };
-  for (const port of instruction.ports) ports[port.includes('/') ? port.toLowerCase() : `${port}/tcp`] = {};
-  state.config.ExposedPorts = ports;
-  // Go's fmt of a map, as BuildKit's history shows it: map[80/tcp:{} 443/tcp:{}].
-  await commitConfig(session, state, `EXPOSE map[${Object.keys(ports).sort().map((p) => `${p}:{}`).join(' ')}]`);
+  const added = instruction.ports.map((port) => (port.includes('/') ? port.toLowerCase() : `${port}/tcp`));
+  state.config.ExposedPorts = { ...state.config.ExposedPorts, ...Object.fromEntries(added.map((port) => [port, {}])) };
+  // This instruction's ports, as current BuildKit's history lists them: EXPOSE [80/tcp 53/udp].
+  await commitConfig(session, state, `EXPOSE [${added.join(' ')}]`);
 }
 
 export async function dispatchVolume(session: BuildSession, state: StageState, instruction: VolumeInstruction): Promise<void> {
@@ -116,7 +115,7 @@ export async function dispatchHealthcheck(session: BuildSession, state: StageSta
     };
   }
   state.config.Healthcheck = healthcheck;
-  await commitConfig(session, state, `HEALTHCHECK ${goQuoted(healthcheck.Test)}`);
+  await commitConfig(session, state, `HEALTHCHECK ${goStruct(healthcheck)}`);
 }
 
 export async function dispatchStopsignal(session: BuildSession, state: StageState, instruction: StopsignalInstruction): Promise<void> {
@@ -124,10 +123,10 @@ export async function dispatchStopsignal(session: BuildSession, state: StageStat
   await commitConfig(session, state, `STOPSIGNAL ${instruction.signal}`);
 }
 
-/** ONBUILD records a trigger for builds that use this image as their base. */
+/** ONBUILD records a trigger for builds that use this image as their base; BuildKit writes no history for it. */
 export async function dispatchOnbuild(session: BuildSession, state: StageState, instruction: OnbuildInstruction): Promise<void> {
   state.config.OnBuild = [...(state.config.OnBuild ?? []), instruction.expression];
-  await commitConfig(session, state, `ONBUILD ${instruction.expression}`);
+  await commitConfig(session, state, `ONBUILD ${instruction.expression}`, { history: false });
 }
 
 export async function dispatchMaintainer(session: BuildSession, state: StageState, instruction: MaintainerInstruction): Promise<void> {
@@ -139,6 +138,33 @@ export async function dispatchMaintainer(session: BuildSession, state: StageStat
 export function commandArgs(state: StageState, command: CommandLine): string[] {
   if (command.form === 'exec') return command.args;
   return [...(state.config.Shell ?? ['/bin/sh', '-c']), command.command];
+}
+
+/** A health check as Go's %+v prints BuildKit's struct: {Test:[CMD-SHELL curl -f x] Interval:30s … Retries:3}. */
+function goStruct(check: Healthcheck): string {
+  const duration = (ns: number | undefined) => goDuration(ns ?? 0);
+  return (
+    `{Test:[${check.Test.join(' ')}] Interval:${duration(check.Interval)} Timeout:${duration(check.Timeout)} ` +
+    `StartPeriod:${duration(check.StartPeriod)} StartInterval:${duration(check.StartInterval)} Retries:${check.Retries ?? 0}}`
+  );
+}
+
+/** Nanoseconds as Go's time.Duration prints them: 0s, 1.5s, 2m30s, 1h0m0s, 250ms. */
+export function goDuration(ns: number): string {
+  if (ns === 0) return '0s';
+  if (ns < 1e3) return `${ns}ns`;
+  if (ns < 1e6) return `${trimFraction(ns / 1e3)}µs`;
+  if (ns < 1e9) return `${trimFraction(ns / 1e6)}ms`;
+  const hours = Math.floor(ns / 3.6e12);
+  const minutes = Math.floor((ns % 3.6e12) / 6e10);
+  const seconds = trimFraction((ns % 6e10) / 1e9);
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
+  if (minutes > 0) return `${minutes}m${seconds}s`;
+  return `${seconds}s`;
+}
+
+function trimFraction(value: number): string {
+  return String(Number(value.toFixed(9)));
 }
 
 /** Go's %q of a string slice, as BuildKit's history shows commands: ["/bin/sh" "-c" "echo hi"]. */

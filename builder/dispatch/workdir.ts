@@ -5,20 +5,29 @@ import { writeLayer } from '../../shared/layer/layer-writer.js';
 import { StoredLayer } from '../../shared/layer/stored-layer.js';
 import { cachedStep, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
+import { resolveChown } from '../context/copy-plan.js';
 import type { WorkdirInstruction } from '../frontend/index.js';
 import type { StageState } from '../stage-state.js';
 
-/** WORKDIR sets the working directory and, as BuildKit does, creates it (and its parents) when missing. */
+/**
+ * WORKDIR sets the working directory and, as BuildKit does, makes a layer that creates it (and its
+ * parents) owned by the stage's USER; the layer is empty when the directory exists. `/` makes none.
+ */
 export async function dispatchWorkdir(session: BuildSession, state: StageState, instruction: WorkdirInstruction): Promise<boolean> {
   const directory = posix.resolve(state.workdir(), instruction.path);
   state.config.WorkingDir = directory;
   const createdBy = `WORKDIR ${directory}`;
-  const { step, cached } = await cachedStep(session, state, cacheKey(state.key, 'WORKDIR', directory), createdBy, async () => {
-    const missing = await missingDirectories(session, state, directory);
-    if (missing.length === 0) return {};
+  const key = cacheKey(state.key, 'WORKDIR', directory, state.config.User ?? null);
+  const { step, cached } = await cachedStep(session, state, key, createdBy, async () => {
+    if (directory === '/') return {};
+    const owner = state.config.User ? await resolveChown(state.config.User, (path) => session.readFileOf(state, path)) : { uid: 0, gid: 0 };
     const mtime = session.options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
-    const entries: LayerEntry[] = missing.map((path) => ({ type: 'directory', path, mode: 0o755, uid: 0, gid: 0, mtime }));
-    const layer = await writeLayer(entries, session.store, { compression: session.options.compression, format: 'oci', sourceDateEpoch: session.options.sourceDateEpoch });
+    const entries: LayerEntry[] = (await missingDirectories(session, state, directory)).map((path) => ({ type: 'directory', path, mode: 0o755, ...owner, mtime }));
+    const layer = await writeLayer(entries, session.store, {
+      compression: session.options.compression,
+      format: 'oci',
+      sourceDateEpoch: session.options.sourceDateEpoch,
+    });
     return { layer: { descriptor: layer.descriptor, diffId: layer.diffId } };
   });
   if (step.layer) state.layers.push(new StoredLayer(session.store, step.layer.descriptor, step.layer.diffId));

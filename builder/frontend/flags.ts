@@ -4,6 +4,7 @@
 
 import { InvalidInstructionError } from './errors.js';
 import { isGoSpace } from './shell-lexer.js';
+import { WordSplitter } from './word-splitter.js';
 
 /**
  * Splits leading `--flag[=value]` words from an instruction's arguments. Quotes and
@@ -12,65 +13,56 @@ import { isGoSpace } from './shell-lexer.js';
  */
 export function extractFlags(line: string): { flags: string[]; rest: string } {
   const chars = Array.from(line);
-  const flags: string[] = [];
-  let word = '';
-  let blankOK = false;
-  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
-  let quote = '';
+  const split = new WordSplitter();
   for (let pos = 0; pos <= chars.length; pos++) {
     const atEnd = pos === chars.length;
     const ch = atEnd ? '' : chars[pos]!;
-    if (phase === 'spaces') {
+    if (split.phase === 'spaces') {
       if (atEnd) break;
       if (isGoSpace(ch)) continue;
-      if (ch !== '-' || chars[pos + 1] !== '-') return { flags, rest: chars.slice(pos).join('') };
-      phase = 'word';
+      if (ch !== '-' || chars[pos + 1] !== '-') return { flags: split.words, rest: chars.slice(pos).join('') };
+      split.phase = 'word';
     }
     if (atEnd) {
-      if (word !== '--' && (blankOK || word.length > 0)) flags.push(word);
+      if (split.word !== '--') split.endWord();
       break;
     }
-    if (phase === 'word') {
+    if (split.phase === 'word') {
       if (isGoSpace(ch)) {
-        phase = 'spaces';
-        if (word === '--') return { flags, rest: chars.slice(pos).join('') };
-        if (blankOK || word.length > 0) flags.push(word);
-        word = '';
-        blankOK = false;
+        if (split.word === '--') return { flags: split.words, rest: chars.slice(pos).join('') };
+        split.endWord();
         continue;
       }
       if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOK = true;
-        phase = 'quote';
+        split.openQuote(ch);
         continue;
       }
       if (ch === '\\') {
         if (pos + 1 === chars.length) continue; // a trailing \ is dropped
         pos++;
-        word += chars[pos]!;
+        split.word += chars[pos]!;
         continue;
       }
-      word += ch;
+      split.word += ch;
       continue;
     }
     // inside quotes
-    if (ch === quote) {
-      phase = 'word';
+    if (ch === split.quote) {
+      split.phase = 'word';
       continue;
     }
     if (ch === '\\') {
       if (pos + 1 === chars.length) {
-        phase = 'word';
+        split.phase = 'word';
         continue;
       }
       pos++;
-      word += chars[pos]!;
+      split.word += chars[pos]!;
       continue;
     }
-    word += ch;
+    split.word += ch;
   }
-  return { flags, rest: '' };
+  return { flags: split.words, rest: '' };
 }
 
 type FlagKind = 'bool' | 'string' | 'strings';

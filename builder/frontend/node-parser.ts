@@ -11,6 +11,7 @@
 import { DockerfileSyntaxError, ExpansionError, goQuote, InvalidInstructionError } from './errors.js';
 import { extractFlags } from './flags.js';
 import { isGoSpace, lexWord } from './shell-lexer.js';
+import { WordSplitter } from './word-splitter.js';
 
 /** A heredoc as found on the instruction line, with its body read. */
 export interface NodeHeredoc {
@@ -417,61 +418,50 @@ function parseNameValue(rest: string, keyword: string, escapeToken: string): str
  */
 export function parseWords(rest: string, escapeToken: string): string[] {
   const chars = Array.from(rest);
-  const words: string[] = [];
-  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
-  let quote = '';
-  let blankOK = false;
-  let word = '';
+  const split = new WordSplitter();
   for (let pos = 0; pos <= chars.length; pos++) {
     const atEnd = pos === chars.length;
     let ch = atEnd ? '' : chars[pos]!;
-    if (phase === 'spaces') {
+    if (split.phase === 'spaces') {
       if (atEnd) break;
       if (isGoSpace(ch)) continue;
-      phase = 'word';
+      split.phase = 'word';
     }
-    if (phase === 'word' && atEnd) {
-      if (blankOK || word.length > 0) words.push(word);
+    if (split.phase === 'word' && atEnd) {
+      split.endWord();
       break;
     }
-    if (phase === 'word') {
+    if (split.phase === 'word') {
       if (isGoSpace(ch)) {
-        phase = 'spaces';
-        if (blankOK || word.length > 0) words.push(word);
-        word = '';
-        blankOK = false;
+        split.endWord();
         continue;
       }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOK = true;
-        phase = 'quote';
-      }
+      if (ch === "'" || ch === '"') split.openQuote(ch);
       if (ch === escapeToken) {
         if (pos + 1 === chars.length) continue;
         // an escaped character, even a quote, is kept with its escape token
-        word += ch;
+        split.word += ch;
         pos++;
         ch = chars[pos]!;
       }
-      word += ch;
+      split.word += ch;
       continue;
     }
     // inside quotes (an unterminated quote at the end just ends the loop)
     if (atEnd) break;
-    if (ch === quote) phase = 'word';
-    if (ch === escapeToken && quote !== "'") {
+    if (ch === split.quote) split.phase = 'word';
+    if (ch === escapeToken && split.quote !== "'") {
       if (pos + 1 === chars.length) {
-        phase = 'word';
+        split.phase = 'word';
         continue;
       }
       pos++;
-      word += ch;
+      split.word += ch;
       ch = chars[pos]!;
     }
-    word += ch;
+    split.word += ch;
   }
-  return words;
+  return split.words;
 }
 
 function splitLinesKeepingEnds(text: string): string[] {

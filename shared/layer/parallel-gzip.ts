@@ -18,65 +18,52 @@ export const DEFAULT_GZIP_BLOCK_SIZE = 1024 * 1024;
 const WINDOW = 32 * 1024; // deflate's window: the dictionary each block gets from the one before
 
 interface Job {
-  readonly task: DeflateTask;
-  readonly transfer: ArrayBuffer[];
   readonly resolve: (result: { deflated: Buffer; crc: number }) => void;
   readonly reject: (err: Error) => void;
 }
 
-/** Worker threads deflating blocks; idle workers are unref'd so they never keep the process alive. */
+/**
+ * Worker threads deflating blocks. Jobs are posted to a worker as soon as they come (to the least
+ * busy one), so a worker goes from block to block without waiting for the main thread, which may
+ * be slow to get a core on a busy machine. Idle workers are unref'd and never keep the process alive.
+ */
 class DeflatePool {
-  private readonly idle: Worker[] = [];
-  private readonly running = new Map<Worker, Job>();
-  private readonly queue: Job[] = [];
-  private started = 0;
+  private readonly workers = new Map<Worker, Job[]>();
 
   constructor(private readonly size: number) {}
 
   run(task: DeflateTask, transfer: ArrayBuffer[]): Promise<{ deflated: Buffer; crc: number }> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ task, transfer, resolve, reject });
-      this.pump();
+      let worker: Worker | undefined;
+      let least = Infinity;
+      for (const [candidate, jobs] of this.workers) {
+        if (jobs.length < least) [worker, least] = [candidate, jobs.length];
+      }
+      if (!worker || (least > 0 && this.workers.size < this.size)) worker = this.spawn();
+      const jobs = this.workers.get(worker)!;
+      jobs.push({ resolve, reject });
+      if (jobs.length === 1) worker.ref();
+      worker.postMessage(task, transfer);
     });
-  }
-
-  private pump(): void {
-    while (this.queue.length > 0) {
-      const worker = this.idle.pop() ?? (this.started < this.size ? this.spawn() : undefined);
-      if (!worker) return;
-      const job = this.queue.shift()!;
-      this.running.set(worker, job);
-      worker.ref();
-      worker.postMessage(job.task, job.transfer);
-    }
   }
 
   private spawn(): Worker {
-    this.started++;
     const worker = new Worker(new URL('./gzip-worker.js', import.meta.url));
+    const jobs: Job[] = [];
+    this.workers.set(worker, jobs);
     worker.on('message', (result: DeflateResult) => {
-      const job = this.running.get(worker);
-      this.running.delete(worker);
-      worker.unref();
-      this.idle.push(worker);
-      if (job) {
-        if ('error' in result) job.reject(new Error(`gzip worker: ${result.error}`));
-        else job.resolve({ deflated: Buffer.from(result.deflated.buffer, result.deflated.byteOffset, result.deflated.byteLength), crc: result.crc });
-      }
-      this.pump();
+      // A worker answers its jobs in the order they were posted.
+      const job = jobs.shift();
+      if (jobs.length === 0) worker.unref();
+      if (!job) return;
+      if ('error' in result) job.reject(new Error(`gzip worker: ${result.error}`));
+      else job.resolve({ deflated: Buffer.from(result.deflated.buffer, result.deflated.byteOffset, result.deflated.byteLength), crc: result.crc });
     });
-    let dead = false;
     const fail = (err: Error): void => {
-      // A dead worker is replaced on the next job; its own job fails.
-      if (dead) return;
-      dead = true;
-      const job = this.running.get(worker);
-      this.running.delete(worker);
-      const at = this.idle.indexOf(worker);
-      if (at >= 0) this.idle.splice(at, 1);
-      this.started--;
-      job?.reject(err);
-      this.pump();
+      // A dead worker is replaced by the next job; the jobs it held fail.
+      if (this.workers.get(worker) !== jobs) return;
+      this.workers.delete(worker);
+      for (const job of jobs.splice(0)) job.reject(err);
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`gzip worker exited with code ${code}`)));

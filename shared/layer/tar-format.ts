@@ -12,6 +12,10 @@ const ZERO_BLOCKS = Buffer.alloc(2 * BLOCK);
 const MAX_OCTAL_7 = 0o7777777; // mode, uid, gid fields
 const MAX_OCTAL_11 = 0o77777777777; // size, mtime fields
 const BATCH_BYTES = 64 * 1024;
+/** Bodies up to this size are read ahead, whole: a bounded window of them is in flight at once. */
+export const READ_AHEAD_MAX_BYTES = 256 * 1024;
+const READ_AHEAD_FILES = 64;
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
 export type TarRecordType = 'file' | 'hardlink' | 'symlink' | 'directory';
 
@@ -31,8 +35,11 @@ export interface TarRecord {
   readonly linkname?: string;
   /** Written as PAX `SCHILY.xattr.<name>` records, raw bytes. */
   readonly xattrs?: Readonly<Record<string, Buffer>>;
-  /** A file's bytes: in memory, or opened when the entry is reached (must yield exactly `size` bytes). */
-  readonly body?: Buffer | (() => Readable | Promise<Readable>);
+  /**
+   * A file's bytes: in memory, or read when needed (exactly `size` bytes). Bodies of at most
+   * READ_AHEAD_MAX_BYTES are read a little ahead of the writer, so many small files overlap their I/O.
+   */
+  readonly body?: Buffer | (() => Readable | Buffer | Promise<Readable | Buffer>);
 }
 
 /** Raised when an entry cannot be written as a valid tar (bad name, body of the wrong length, …). */
@@ -156,67 +163,125 @@ function padding(size: number): Buffer {
   return rest === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rest);
 }
 
-async function* tarChunks(records: Iterable<TarRecord> | AsyncIterable<TarRecord>): AsyncGenerator<Buffer> {
+/** All of a body as one Buffer (for small bodies read ahead). */
+async function readWhole(record: TarRecord, body: () => Readable | Buffer | Promise<Readable | Buffer>): Promise<Buffer> {
+  const opened = await body();
+  if (Buffer.isBuffer(opened)) return opened;
+  const chunks: Buffer[] = [];
+  let read = 0;
+  for await (const chunk of opened as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    read += chunk.length;
+    if (read > record.size) break; // too long: the length check reports it
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Starts reading small bodies of the records after `index` so their I/O overlaps, within a
+ * window of READ_AHEAD_FILES bodies and READ_AHEAD_BYTES bytes.
+ */
+class ReadAhead {
+  private readonly pending = new Map<number, Promise<Buffer>>();
+  private next = 0;
+  private bytes = 0;
+
+  constructor(private readonly records: readonly TarRecord[]) {}
+
+  static isSmall(record: TarRecord): boolean {
+    return record.type === 'file' && typeof record.body === 'function' && record.size > 0 && record.size <= READ_AHEAD_MAX_BYTES;
+  }
+
+  /** The body of record `index` if it was read ahead (the caller then owns it). */
+  take(index: number): Promise<Buffer> | undefined {
+    this.next = Math.max(this.next, index + 1);
+    const body = this.pending.get(index);
+    if (body) {
+      this.pending.delete(index);
+      this.bytes -= this.records[index]!.size;
+    }
+    this.fill();
+    return body;
+  }
+
+  private fill(): void {
+    while (this.next < this.records.length && this.pending.size < READ_AHEAD_FILES && this.bytes < READ_AHEAD_BYTES) {
+      const index = this.next++;
+      const record = this.records[index]!;
+      if (!ReadAhead.isSmall(record)) continue;
+      const body = readWhole(record, record.body as () => Readable | Buffer | Promise<Readable | Buffer>);
+      body.catch(() => {}); // reported when the writer reaches this record
+      this.pending.set(index, body);
+      this.bytes += record.size;
+    }
+  }
+
+  /** Stops: bodies already being read are dropped. */
+  close(): void {
+    this.pending.clear();
+  }
+}
+
+async function* tarChunks(records: readonly TarRecord[]): AsyncGenerator<Buffer> {
   // Headers and small bodies are gathered into ~64 KiB chunks; big bodies pass through as read.
   let batch: Buffer[] = [];
   let batched = 0;
+  const add = (chunk: Buffer): void => {
+    batch.push(chunk);
+    batched += chunk.length;
+  };
   const take = (): Buffer => {
     const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
     batch = [];
     batched = 0;
     return out;
   };
-  for await (const record of records) {
-    batch.push(encodeTarHeader(record));
-    batched += batch[batch.length - 1]!.length;
-    if (record.type === 'file') {
-      const body = record.body;
-      if (Buffer.isBuffer(body)) {
-        if (body.length !== record.size) {
-          throw new TarFormatError(`tar entry "${record.name}": body is ${body.length} bytes, header says ${record.size}`);
-        }
-        batch.push(body);
-        batched += body.length;
-      } else if (record.size > 0) {
+  const wrongLength = (record: TarRecord, read: number): TarFormatError =>
+    new TarFormatError(`tar entry "${record.name}": body is ${read} bytes, ${record.size} announced (did the file change?)`);
+  const readAhead = new ReadAhead(records);
+  try {
+    for (const [index, record] of records.entries()) {
+      const early = readAhead.take(index);
+      add(encodeTarHeader(record));
+      if (record.type === 'file' && record.size > 0) {
+        const body = early ? await early : record.body;
         if (!body) throw new TarFormatError(`tar entry "${record.name}": ${record.size} bytes announced but no body given`);
-        const stream = await body();
-        let read = 0;
-        try {
-          for await (const chunk of stream as AsyncIterable<Buffer>) {
-            read += chunk.length;
-            if (read > record.size) {
-              throw new TarFormatError(`tar entry "${record.name}": body is longer than the ${record.size} bytes announced (did the file change?)`);
+        const opened = Buffer.isBuffer(body) ? body : await body();
+        if (Buffer.isBuffer(opened)) {
+          if (opened.length !== record.size) throw wrongLength(record, opened.length);
+          add(opened);
+        } else {
+          let read = 0;
+          try {
+            for await (const chunk of opened as AsyncIterable<Buffer>) {
+              read += chunk.length;
+              if (read > record.size) throw wrongLength(record, read);
+              if (chunk.length >= BATCH_BYTES) {
+                if (batched > 0) yield take();
+                yield chunk;
+              } else {
+                add(chunk);
+                if (batched >= BATCH_BYTES) yield take();
+              }
             }
-            if (chunk.length >= BATCH_BYTES) {
-              if (batched > 0) yield take();
-              yield chunk;
-            } else {
-              batch.push(chunk);
-              batched += chunk.length;
-              if (batched >= BATCH_BYTES) yield take();
-            }
+          } finally {
+            opened.destroy();
           }
-        } finally {
-          stream.destroy();
+          if (read !== record.size) throw wrongLength(record, read);
         }
-        if (read !== record.size) {
-          throw new TarFormatError(`tar entry "${record.name}": body is ${read} bytes, ${record.size} announced (did the file change?)`);
-        }
+        const pad = padding(record.size);
+        if (pad.length > 0) add(pad);
       }
-      const pad = padding(record.size);
-      if (pad.length > 0) {
-        batch.push(pad);
-        batched += pad.length;
-      }
+      if (batched >= BATCH_BYTES) yield take();
     }
-    if (batched >= BATCH_BYTES) yield take();
+  } finally {
+    readAhead.close();
   }
-  batch.push(ZERO_BLOCKS);
-  batched += ZERO_BLOCKS.length;
+  add(ZERO_BLOCKS);
   yield take();
 }
 
 /** A tar of the records, in the order given: headers, bodies streamed as read, two zero blocks. */
-export function tarStream(records: Iterable<TarRecord> | AsyncIterable<TarRecord>): Readable {
-  return Readable.from(tarChunks(records), { objectMode: false, highWaterMark: 1024 * 1024 });
+export function tarStream(records: Iterable<TarRecord>): Readable {
+  return Readable.from(tarChunks([...records]), { objectMode: false, highWaterMark: 1024 * 1024 });
 }

@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFile } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FileEntry, HardlinkEntry, LayerEntry } from './layer-entry.js';
-import { TarFormatError, tarStream, validateRecord, type TarRecord } from './tar-format.js';
+import { READ_AHEAD_MAX_BYTES, TarFormatError, tarStream, validateRecord, type TarRecord } from './tar-format.js';
 
 /** Options of layerTar(). */
 export interface LayerTarOptions {
@@ -52,6 +52,12 @@ function fileBody(entry: FileEntry): TarRecord['body'] {
       throw new LayerEntryError(`layer entry "${entry.path}": content is ${source.content.length} bytes, size says ${entry.size}`);
     }
     return source.content;
+  }
+  // Small files are read whole (and ahead, by the tar writer); big ones streamed in 1 MiB reads.
+  // No `end`: a file that grew must show as the wrong length, not be cut silently.
+  if (entry.size <= READ_AHEAD_MAX_BYTES) {
+    // The callback readFile: far less per-call overhead than fs/promises' FileHandle for many small files.
+    return () => new Promise<Buffer>((resolve, reject) => readFile(source.file, (err, data) => (err ? reject(err) : resolve(data))));
   }
   return () => createReadStream(source.file, { highWaterMark: 1024 * 1024 });
 }

@@ -167,12 +167,35 @@ describe('layer tar writer', () => {
     assert.ok(a.subarray(a.length - 1024).equals(Buffer.alloc(1024)), 'ends with two zero blocks');
   });
 
-  test('a file that changed size since it was listed fails the stream', async () => {
-    const path = join(scratch, 'shrinks.bin');
-    await writeFile(path, Buffer.alloc(5000, 1));
-    const entries = [{ type: 'file', path: 'shrinks', ...meta, size: 5000, source: { file: path } } as LayerEntry];
-    await truncate(path, 4000);
-    await assert.rejects(collect(layerTar(entries)), (err: Error) => err instanceof TarFormatError && /4000 bytes, 5000 announced/.test(err.message));
+  test('hundreds of files read from disk, small (read ahead) and large (streamed), keep their bytes and order', async () => {
+    const entries: LayerEntry[] = [dir('many')];
+    const contents = new Map<string, Buffer>();
+    for (let i = 0; i < 400; i++) {
+      const size = i % 50 === 0 ? 600_000 + i : (i * 7919) % 20_000;
+      const content = randomBytes(size);
+      const path = join(scratch, `many-${i}`);
+      await writeFile(path, content);
+      const name = `many/f${String(i).padStart(3, '0')}`;
+      contents.set(name, content);
+      entries.push({ type: 'file', path: name, ...meta, size, source: { file: path } });
+    }
+    const read = await readTar(await tarOf(entries));
+    assert.deepEqual(read.map((e) => e.header.name), ['many/', ...[...contents.keys()].sort()]);
+    for (const e of read.slice(1)) assert.ok(e.body.equals(contents.get(e.header.name)!), e.header.name);
+  });
+
+  test('a file that changed size since it was listed fails the stream (small and large files)', async () => {
+    for (const [listed, actual] of [[5000, 4000], [5000, 6000], [2_000_000, 1_500_000], [2_000_000, 2_100_000]] as const) {
+      const path = join(scratch, `changed-${listed}-${actual}.bin`);
+      await writeFile(path, Buffer.alloc(listed, 1));
+      const entries = [{ type: 'file', path: 'changed', ...meta, size: listed, source: { file: path } } as LayerEntry];
+      await (actual < listed ? truncate(path, actual) : writeFile(path, Buffer.alloc(actual, 2)));
+      await assert.rejects(
+        collect(layerTar(entries)),
+        (err: Error) => err instanceof TarFormatError && /did the file change/.test(err.message),
+        `${listed} listed, ${actual} on disk`,
+      );
+    }
   });
 
   test('invalid entries are refused before any byte is written', () => {
@@ -183,6 +206,7 @@ describe('layer tar writer', () => {
     refused([file('a/', 'x')], /ends with/);
     refused([file('a/.wh.b', 'x')], /whiteouts/);
     refused([file('a', 'x'), dir('a')], /two entries/);
+    refused([file('a', 'x'), { type: 'whiteout', path: 'a' }], /both deletes and writes/);
     refused([{ type: 'hardlink', path: 'l', ...meta, target: 'missing' }], /not a regular file/);
     refused([{ type: 'file', path: 'f', ...meta, size: 3, source: { content: Buffer.from('four') } }], /4 bytes, size says 3/);
     refused([file('f', 'x', { mode: 0o100644 })], /bits beyond 07777/);
