@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { fileSha256Hex } from '../context/content-hash.js';
 
 /**
@@ -9,25 +9,30 @@ import { fileSha256Hex } from '../context/content-hash.js';
  */
 export class FileDigestCache {
   private readonly db: Database.Database;
-  private readonly lookup: Database.Statement<[string], { fingerprint: string; digest: string }>;
+  // Read whole at open: one Map lookup per context file beats one SQLite query per file.
+  private readonly known = new Map<string, { fingerprint: string; digest: string }>();
   private readonly upsert: Database.Statement<[string, string, string]>;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.exec('CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, digest TEXT NOT NULL)');
-    this.lookup = this.db.prepare('SELECT fingerprint, digest FROM files WHERE path = ?');
+    const rows = this.db.prepare('SELECT path, fingerprint, digest FROM files').all() as { path: string; fingerprint: string; digest: string }[];
+    for (const { path, fingerprint, digest } of rows) this.known.set(path, { fingerprint, digest });
     this.upsert = this.db.prepare('INSERT OR REPLACE INTO files (path, fingerprint, digest) VALUES (?, ?, ?)');
   }
 
   /** The sha256 (hex) of a file's bytes: from the cache when its metadata is unchanged, else read. */
   async sha256Hex(path: string): Promise<string> {
-    const before = await fingerprint(path);
-    const row = this.lookup.get(path);
+    const before = fingerprint(path);
+    const row = this.known.get(path);
     if (row && row.fingerprint === before) return row.digest;
     const digest = await fileSha256Hex(path);
     // Remembered only if the file did not change while it was read.
-    if ((await fingerprint(path)) === before) this.upsert.run(path, before, digest);
+    if (fingerprint(path) === before) {
+      this.upsert.run(path, before, digest);
+      this.known.set(path, { fingerprint: before, digest });
+    }
     return digest;
   }
 
@@ -36,7 +41,8 @@ export class FileDigestCache {
   }
 }
 
-async function fingerprint(path: string): Promise<string> {
-  const info = await stat(path, { bigint: true });
+// Synchronous: one stat of cached metadata per context file, where a thread-pool hop costs more than the call.
+function fingerprint(path: string): string {
+  const info = statSync(path, { bigint: true });
   return `${info.size}:${info.mtimeNs}:${info.ctimeNs}:${info.ino}:${info.dev}`;
 }

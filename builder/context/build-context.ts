@@ -1,4 +1,4 @@
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileEntry } from '../../shared/layer/layer-entry.js';
@@ -201,13 +201,12 @@ export class SourceTree {
   /** Appends the entries below root-relative `dir`, with paths relative to `base`. */
   private async collect(dir: string, base: string, out: SourceEntry[], instruction: string): Promise<void> {
     const names = sortBytes(await readdir(join(this.root, dir)));
-    const children = await Promise.all(
-      names.map(async (name) => {
-        const path = dir === '' ? name : `${dir}/${name}`;
-        const stats = await lstat(join(this.root, path)).catch(ignoreVanished);
-        return { path, stats };
-      }),
-    );
+    // Synchronous on purpose: a context has tens of thousands of entries whose metadata is cached,
+    // and an lstat through the thread pool costs ten times the call itself (a warm rebuild is mostly this).
+    const children = names.map((name) => {
+      const path = dir === '' ? name : `${dir}/${name}`;
+      return { path, stats: lstatIfPresent(join(this.root, path)) };
+    });
     for (const { path, stats } of children) {
       if (!stats) continue;
       const excluded = this.ignore?.isExcluded(path) ?? false;
@@ -412,6 +411,14 @@ function sortBytes(names: string[]): string[] {
     .map((name) => ({ name, key: Buffer.from(name, 'utf8') }))
     .sort((a, b) => Buffer.compare(a.key, b.key))
     .map(({ name }) => name);
+}
+
+function lstatIfPresent(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    return ignoreVanished(error as NodeJS.ErrnoException);
+  }
 }
 
 function ignoreVanished(error: NodeJS.ErrnoException): undefined {
