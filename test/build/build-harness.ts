@@ -75,9 +75,12 @@ export function buildArgs(args: Readonly<Record<string, string>>): string[] {
   return Object.entries(args).flatMap(([key, value]) => ['--build-arg', `${key}=${value}`]);
 }
 
-/** Builds `context` with the engine's BuildKit as `tag`; returns its plain progress output. */
+/**
+ * Builds `context` with the engine's BuildKit as `tag`; returns its plain progress output. Without
+ * its cache: BuildKit's cache ignores mtimes, so a layer from another checkout would carry that checkout's.
+ */
 export async function buildkitBuild(context: string, tag: string, args: Readonly<Record<string, string>>, extra: readonly string[] = []): Promise<string> {
-  const { stdout, stderr } = await docker(['build', '--network', 'none', '--progress', 'plain', '-t', tag, ...buildArgs(args), ...extra, context], {
+  const { stdout, stderr } = await docker(['build', '--no-cache', '--network', 'none', '--progress', 'plain', '-t', tag, ...buildArgs(args), ...extra, context], {
     env: { DOCKER_BUILDKIT: '1' },
   });
   return stdout + stderr;
