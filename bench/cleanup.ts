@@ -1,5 +1,6 @@
 /**
- * Everything the benchmark must undo however it ends: server processes, wrk, temporary directories.
+ * Everything a benchmark must undo however it ends: server processes, wrk, temporary directories,
+ * and state kept elsewhere (the build benchmark's images and build cache in dockerd).
  * Normal completion, a thrown error, SIGINT/SIGTERM and a plain process exit all go through here.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -8,6 +9,7 @@ import { rm } from 'node:fs/promises';
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
+const tasks = new Set<() => Promise<void>>();
 
 export function trackChild(child: ChildProcess): void {
   children.add(child);
@@ -20,6 +22,11 @@ export function untrackChild(child: ChildProcess): void {
 
 export function trackDir(dir: string): void {
   dirs.add(dir);
+}
+
+/** Runs `task` on cleanup, after processes are stopped and before directories are removed (not on a bare exit). */
+export function onCleanup(task: () => Promise<void>): void {
+  tasks.add(task);
 }
 
 export async function removeDir(dir: string): Promise<void> {
@@ -54,10 +61,11 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
 
 let cleaning: Promise<void> | undefined;
 
-/** Stops every tracked process and removes every tracked directory. Safe to call more than once. */
+/** Stops every tracked process, runs the cleanup tasks and removes every tracked directory. Safe to call more than once. */
 export function cleanupAll(): Promise<void> {
   cleaning ??= (async () => {
     await Promise.all([...children].map((child) => stopChild(child, 5_000).catch(() => undefined)));
+    for (const task of [...tasks]) await task().catch((err: unknown) => process.stderr.write(`bench: cleanup: ${err instanceof Error ? err.message : String(err)}\n`));
     for (const dir of [...dirs]) await removeDir(dir).catch(() => undefined);
   })();
   return cleaning;

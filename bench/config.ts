@@ -20,7 +20,8 @@ export interface BenchConfig {
   tmpParent: string | undefined;
 }
 
-function positiveNumber(name: string, fallback: number, allowZero = false): number {
+/** A non-negative (allowZero) or positive number from the environment variable `name`, else `fallback`. */
+export function positiveNumber(name: string, fallback: number, allowZero = false): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
@@ -30,7 +31,8 @@ function positiveNumber(name: string, fallback: number, allowZero = false): numb
   return value;
 }
 
-function positiveInteger(name: string, fallback: number, allowZero = false): number {
+/** As positiveNumber, and whole. */
+export function positiveInteger(name: string, fallback: number, allowZero = false): number {
   const value = positiveNumber(name, fallback, allowZero);
   if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got "${process.env[name]}"`);
   return value;

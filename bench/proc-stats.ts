@@ -1,4 +1,4 @@
-/** CPU time and peak memory of a server process, read from /proc (Linux). */
+/** CPU time and peak memory of a server process (and CPU time of finished children), read from /proc (Linux). */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
@@ -33,6 +33,18 @@ export function peakRssBytes(pid: number): number {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
     return match ? Number(match[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** User + system CPU seconds of this process's children that have exited and been waited for (cutime + cstime). */
+export function waitedChildrenCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // Fields after "(comm)": cutime is field 16, cstime field 17.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / ticksPerSecond();
   } catch {
     return Number.NaN;
   }

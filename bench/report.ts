@@ -12,10 +12,10 @@ export interface Metric {
   goal?: number;
 }
 
-/** metric key → server → one value per round */
-export type Measurements = Map<string, Map<ServerName, number[]>>;
+/** metric key → server (or builder) → one value per round */
+export type Measurements<Name extends string = ServerName> = Map<string, Map<Name, number[]>>;
 
-export function record(measurements: Measurements, key: string, server: ServerName, value: number): void {
+export function record<Name extends string>(measurements: Measurements<Name>, key: string, server: Name, value: number): void {
   let byServer = measurements.get(key);
   if (!byServer) measurements.set(key, (byServer = new Map()));
   let values = byServer.get(server);
@@ -41,12 +41,14 @@ function rows(metrics: readonly Metric[], measurements: Measurements): Row[] {
   });
 }
 
-function fmt(value: number, digits: number): string {
+/** A number with fixed digits and thousands separators; n/a when not finite. */
+export function fmt(value: number, digits: number): string {
   if (!Number.isFinite(value)) return 'n/a';
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function ratioText(ratio: number): string {
+/** `1.23x`, or n/a. */
+export function ratioText(ratio: number): string {
   return Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : 'n/a';
 }
 

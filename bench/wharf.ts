@@ -6,9 +6,10 @@ import { ServerExitedError } from '../test/support/server-process.js';
 import { cleanEnv, WHARF_BIN } from '../test/support/wharf-process.js';
 import { startMeasuredServer, type RunningServer } from './measured-server.js';
 
-export function checkWharfBuilt(): void {
+/** Throws unless the compiled CLI exists; `otherwise` says how to run the benchmark without wharf. */
+export function checkWharfBuilt(otherwise = 'set BENCH_SERVERS=distribution'): void {
   if (!existsSync(WHARF_BIN)) {
-    throw new Error(`${WHARF_BIN} not found: the wharf CLI has not been built (npx tsc -p .), or set BENCH_SERVERS=distribution`);
+    throw new Error(`${WHARF_BIN} not found: the wharf CLI has not been built (npx tsc -p .), or ${otherwise}`);
   }
 }
 

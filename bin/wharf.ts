@@ -1,12 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { build } from '../builder/build.js';
 import { BUILD_USAGE, BuildUsageError, parseBuildOptions } from '../builder/build-options.js';
-import { removeTemporaries } from '../builder/build-root.js';
-import { createProgress } from '../builder/progress.js';
 import { ConfigError, envName, resolveServeConfig, SERVE_SETTINGS } from '../registry/config.js';
-import { serve } from '../registry/server.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -72,6 +68,12 @@ async function runBuild(args: string[]): Promise<number> {
     console.log(BUILD_USAGE);
     return 0;
   }
+  // Each command loads only its own half: a build never pays for fastify, nor serve for the builder.
+  const [{ build }, { removeTemporaries }, { createProgress }] = await Promise.all([
+    import('../builder/build.js'),
+    import('../builder/build-root.js'),
+    import('../builder/progress.js'),
+  ]);
   const progress = createProgress(options.progress, options.quiet, process.stderr);
   // Ctrl-C: remove this build's temporaries before going; the cache only ever holds finished steps.
   const interrupted = (signal: NodeJS.Signals) => {
@@ -115,7 +117,9 @@ async function runServe(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    await serve(resolveServeConfig(values as Record<string, string | undefined>, process.env));
+    const config = resolveServeConfig(values as Record<string, string | undefined>, process.env);
+    const { serve } = await import('../registry/server.js');
+    await serve(config);
     return 0;
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -1,0 +1,108 @@
+/** The build benchmark's tables: wall times per scenario and builder, and wharf/BuildKit ratios (lower is better). */
+import { fmt, ratioText, textTable, type Measurements } from './report.js';
+import { median } from './stats.js';
+
+/** A measured series: a builder, or BuildKit's build followed by `docker save` (the two times added). */
+export type BuildSeries = 'buildkit' | 'buildkit-save' | 'wharf' | 'wharf-archive';
+
+export type BuildMeasurements = Measurements<BuildSeries>;
+
+export interface Scenario {
+  key: 'cold' | 'warm' | 'change';
+  label: string;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  { key: 'cold', label: 'Cold build (empty cache)' },
+  { key: 'warm', label: 'Rebuild, no change' },
+  { key: 'change', label: 'Rebuild, 1 small file changed' },
+];
+
+/** The goal of the issue: wharf takes at most as long as BuildKit. */
+export const GOAL = 1.0;
+
+/** The pairings reported, numerator over denominator. */
+interface Pairing {
+  wharf: BuildSeries;
+  buildkit: BuildSeries;
+  header: string;
+}
+
+const PAIRINGS: readonly Pairing[] = [
+  { wharf: 'wharf', buildkit: 'buildkit', header: 'wharf / BuildKit' },
+  { wharf: 'wharf-archive', buildkit: 'buildkit-save', header: 'wharf+archive / BuildKit+save' },
+  { wharf: 'wharf-archive', buildkit: 'buildkit', header: 'wharf+archive / BuildKit' },
+];
+
+function seconds(measurements: BuildMeasurements, key: string, series: BuildSeries): number {
+  return median(measurements.get(key)?.get(series) ?? []);
+}
+
+function ratio(measurements: BuildMeasurements, key: string, pairing: Pairing): number {
+  return seconds(measurements, key, pairing.wharf) / seconds(measurements, key, pairing.buildkit);
+}
+
+function status(ratios: readonly number[]): string {
+  const known = ratios.filter((r) => Number.isFinite(r));
+  if (known.length === 0) return 'n/a';
+  return known.every((r) => r <= GOAL) ? 'met' : 'NOT MET';
+}
+
+/** Medians of wall seconds and every ratio, one row per scenario; the goal column covers every ratio in the row. */
+export function buildSummaryTable(measurements: BuildMeasurements): string {
+  const body = SCENARIOS.map((scenario) => {
+    const ratios = PAIRINGS.map((pairing) => ratio(measurements, scenario.key, pairing));
+    return [
+      scenario.label,
+      fmt(seconds(measurements, scenario.key, 'buildkit'), 2),
+      fmt(seconds(measurements, scenario.key, 'wharf'), 2),
+      ratioText(ratios[0]!),
+      fmt(seconds(measurements, scenario.key, 'buildkit-save'), 2),
+      fmt(seconds(measurements, scenario.key, 'wharf-archive'), 2),
+      ratioText(ratios[1]!),
+      ratioText(ratios[2]!),
+      `≤ ${GOAL.toFixed(1)}x ${status(ratios)}`,
+    ];
+  });
+  const header = ['wall seconds, median', 'BuildKit', 'wharf', PAIRINGS[0]!.header, 'BuildKit+save', 'wharf+archive', PAIRINGS[1]!.header, PAIRINGS[2]!.header, 'goal'];
+  return textTable(header, body);
+}
+
+/** CPU seconds (user+sys) per scenario: wharf's process tree, the engine's dockerd (shared with other clients) and the docker client. */
+export function buildCpuTable(measurements: BuildMeasurements): string {
+  const body = SCENARIOS.map((scenario) => [
+    scenario.label,
+    fmt(seconds(measurements, `${scenario.key}.cpu`, 'buildkit'), 2),
+    fmt(seconds(measurements, `${scenario.key}.cpu`, 'wharf'), 2),
+    fmt(seconds(measurements, `${scenario.key}.cpu`, 'wharf-archive'), 2),
+  ]);
+  return textTable(['CPU seconds, median', 'BuildKit (dockerd + client)', 'wharf', 'wharf+archive'], body);
+}
+
+export function buildMarkdownTable(measurements: BuildMeasurements): string {
+  const lines = [
+    '| Scenario (wall time, s) | BuildKit | Wharf | Wharf / BuildKit | BuildKit + `docker save` | Wharf + docker archive | Wharf + archive / BuildKit + save | Wharf + archive / BuildKit | Goal |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const scenario of SCENARIOS) {
+    const ratios = PAIRINGS.map((pairing) => ratio(measurements, scenario.key, pairing));
+    const cells = [
+      scenario.label,
+      fmt(seconds(measurements, scenario.key, 'buildkit'), 2),
+      fmt(seconds(measurements, scenario.key, 'wharf'), 2),
+      ratioText(ratios[0]!),
+      fmt(seconds(measurements, scenario.key, 'buildkit-save'), 2),
+      fmt(seconds(measurements, scenario.key, 'wharf-archive'), 2),
+      ratioText(ratios[1]!),
+      ratioText(ratios[2]!),
+      `≤ ${GOAL.toFixed(1)}x (${status(ratios)})`,
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Whether every ratio with data on both sides is within the goal. */
+export function buildGoalsMet(measurements: BuildMeasurements): boolean {
+  return SCENARIOS.every((scenario) => PAIRINGS.every((pairing) => !(ratio(measurements, scenario.key, pairing) > GOAL)));
+}

@@ -1,0 +1,318 @@
+/**
+ * `npm run bench:build`: `wharf build` against the Docker engine's BuildKit on one large context
+ * (many small files plus big incompressible ones): a cold build, a rebuild with no change and a
+ * rebuild after one small file changed, as wall times and wharf/BuildKit ratios (lower is better).
+ *
+ *   BENCH_SMALL_FILES=2000 BENCH_BIG_MB=20 BENCH_ROUNDS=1 npm run bench:build     # quick smoke run
+ *
+ * Environment: BENCH_SMALL_FILES (20000), BENCH_SMALL_MIN_BYTES (100), BENCH_SMALL_MAX_BYTES (4096),
+ * BENCH_BIG_MB (200), BENCH_BIG_FILE_MB (5), BENCH_ROUNDS (3), BENCH_BUILDERS (buildkit,wharf,wharf-archive),
+ * BENCH_DOCKER_SAVE (1), BENCH_CPU_PROF_DIR (none), BENCH_TMPDIR (OS temp dir), BENCH_DOCKER_BIN (/usr/bin/docker).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { WHARF_BIN } from '../test/support/wharf-process.js';
+import { BUILDER_NAMES, readBuildConfig, type BuildBenchConfig, type BuilderName } from './build-config.js';
+import { describeSteps, dockerfileSteps, type StepOutcome } from './build-progress.js';
+import { buildCpuTable, buildGoalsMet, buildMarkdownTable, buildSummaryTable, SCENARIOS, type BuildMeasurements, type Scenario } from './build-report.js';
+import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
+import { cleanupAll, installCleanupHandlers, onCleanup, removeDir, trackDir } from './cleanup.js';
+import { changeOneFile, FIXTURE_DOCKERFILE, generateContextFixture, restoreChangeTarget, type ContextFixture } from './context-fixture.js';
+import { waitedChildrenCpuSeconds } from './proc-stats.js';
+import { record, textTable } from './report.js';
+import { snapshotWharf, wharfBuild } from './wharf-build.js';
+import { checkWharfBuilt } from './wharf.js';
+
+const MIB = 1024 * 1024;
+const BIG_STEP = 'COPY big/ /app/big/';
+const SMALL_STEP = 'COPY small/ /app/small/';
+
+interface Context {
+  config: BuildBenchConfig;
+  root: string;
+  fixture: ContextFixture;
+  buildkit: BuildKitBuilder | undefined;
+  /** The snapshot of the wharf CLI every wharf build runs. */
+  wharfBin: string;
+  tagBase: string;
+  measurements: BuildMeasurements;
+  roundRows: string[][];
+  /** Checked once: what the engine and wharf's archive hold, as "N layers, S bytes". */
+  outputs: Map<string, ImageSummary>;
+  warnings: string[];
+}
+
+/** What one build left behind, for the checks and the per-round log. */
+interface Run {
+  seconds: number;
+  cpuSeconds: number;
+  imageId: string;
+  /** BuildKit's "transferring context: …" figure: how much of the context the client sent. */
+  contextSent?: string;
+  saveSeconds?: number;
+}
+
+function log(message: string): void {
+  process.stdout.write(`${message}\n`);
+}
+
+/** Flushes dirty pages so that writeback from the previous build does not land inside the next one. */
+function sync(): void {
+  execFileSync('sync');
+}
+
+function tryCommand(command: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cache outcome each scenario must show, or the measurement is not what it claims to be. */
+function expectSteps(builder: BuilderName, scenario: Scenario, steps: readonly StepOutcome[], output: string): void {
+  const want: Record<Scenario['key'], [boolean, boolean]> = { cold: [false, false], warm: [true, true], change: [true, false] };
+  const [bigCached, smallCached] = want[scenario.key];
+  const big = steps.find((step) => step.instruction === BIG_STEP);
+  const small = steps.find((step) => step.instruction === SMALL_STEP);
+  if (big?.cached !== bigCached || small?.cached !== smallCached) {
+    throw new Error(
+      `${builder}, ${scenario.label}: expected ${BIG_STEP} ${bigCached ? 'cached' : 'ran'} and ${SMALL_STEP} ${smallCached ? 'cached' : 'ran'}, ` +
+        `got ${describeSteps(steps) || 'no steps'}; output (tail):\n${output.slice(-4000)}`,
+    );
+  }
+}
+
+function contextSent(output: string): string | undefined {
+  const matches = [...output.matchAll(/transferring context: ([\d.]+\s*[kMG]?B)/g)];
+  return matches.at(-1)?.[1];
+}
+
+function expectSameImage(builder: BuilderName, runs: Map<Scenario['key'], Run>): void {
+  const cold = runs.get('cold')!.imageId;
+  const warm = runs.get('warm')!.imageId;
+  const change = runs.get('change')!.imageId;
+  if (warm !== cold) throw new Error(`${builder}: the rebuild with no change gave image ${warm}, the cold build ${cold}`);
+  if (change === warm) throw new Error(`${builder}: the rebuild after a change gave the same image ${change}`);
+}
+
+function checkSummary(ctx: Context, what: string, summary: ImageSummary, expectedBytes: number): void {
+  ctx.outputs.set(what, summary);
+  if (summary.layers !== 2 || summary.size !== expectedBytes) {
+    throw new Error(`${what}: ${summary.layers} layers of ${summary.size} bytes, expected 2 layers of ${expectedBytes} bytes (the context's files)`);
+  }
+}
+
+async function measureBuildKit(ctx: Context, round: number, runDir: string): Promise<Map<Scenario['key'], Run>> {
+  const buildkit = ctx.buildkit!;
+  const runs = new Map<Scenario['key'], Run>();
+  await buildkit.reset();
+  for (const scenario of SCENARIOS) {
+    if (scenario.key === 'change') await changeOneFile(ctx.fixture, `buildkit round ${round}`);
+    sync();
+    const result = await buildkit.build(ctx.fixture.dir);
+    const output = `${result.stderr}\n${result.stdout}`;
+    const steps = dockerfileSteps(output);
+    expectSteps('buildkit', scenario, steps, output);
+    const run: Run = {
+      seconds: result.ms / 1000,
+      cpuSeconds: result.cpuSeconds + result.engineCpuSeconds,
+      imageId: result.imageId,
+      contextSent: contextSent(output),
+    };
+    if (scenario.key === 'cold' && round === 1) {
+      checkSummary(ctx, 'BuildKit image in the engine', await imageSummary(result.imageId), ctx.fixture.smallBytes + ctx.fixture.bigBytes);
+    }
+    if (ctx.config.dockerSave) {
+      const saved = join(runDir, 'saved.tar');
+      sync();
+      run.saveSeconds = (await buildkit.save(saved)).ms / 1000;
+      await rm(saved, { force: true });
+    }
+    runs.set(scenario.key, run);
+  }
+  await buildkit.reset();
+  return runs;
+}
+
+async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', round: number, runDir: string): Promise<Map<Scenario['key'], Run>> {
+  const runs = new Map<Scenario['key'], Run>();
+  const root = join(runDir, 'root');
+  const archive = builder === 'wharf-archive' ? join(runDir, 'image.tar') : undefined;
+  let added = 0;
+  for (const scenario of SCENARIOS) {
+    if (scenario.key === 'change') added = await changeOneFile(ctx.fixture, `${builder} round ${round}`);
+    const cpuProfileDir = ctx.config.cpuProfileDir ? join(ctx.config.cpuProfileDir, `${builder}-round${round}-${scenario.key}`) : undefined;
+    sync();
+    const result = await wharfBuild(ctx.fixture.dir, { bin: ctx.wharfBin, root, tag: `${ctx.tagBase}:${builder}`, iidFile: join(runDir, 'iid'), archive, cpuProfileDir });
+    const output = `${result.stderr}\n${result.stdout}`;
+    const steps = dockerfileSteps(output);
+    expectSteps(builder, scenario, steps, output);
+    if (archive && (await stat(archive)).size < ctx.fixture.bigBytes) throw new Error(`${builder}, ${scenario.label}: ${archive} is smaller than the context's big files`);
+    runs.set(scenario.key, { seconds: result.ms / 1000, cpuSeconds: result.cpuSeconds, imageId: result.imageId });
+  }
+  if (archive && round === 1 && ctx.buildkit) {
+    // The last archive holds the changed file: its extra bytes count too.
+    const expected = ctx.fixture.smallBytes + ctx.fixture.bigBytes + added;
+    checkSummary(ctx, 'wharf docker archive, after docker load', await loadedArchiveSummary(archive), expected);
+  }
+  return runs;
+}
+
+async function measure(ctx: Context, builder: BuilderName, round: number): Promise<void> {
+  const runDir = join(ctx.root, `${builder}-round${round}`);
+  await mkdir(runDir);
+  trackDir(runDir);
+  await restoreChangeTarget(ctx.fixture);
+  try {
+    const runs = builder === 'buildkit' ? await measureBuildKit(ctx, round, runDir) : await measureWharf(ctx, builder, round, runDir);
+    expectSameImage(builder, runs);
+    const cells: string[] = [];
+    for (const scenario of SCENARIOS) {
+      const run = runs.get(scenario.key)!;
+      record(ctx.measurements, scenario.key, builder, run.seconds);
+      record(ctx.measurements, `${scenario.key}.cpu`, builder, run.cpuSeconds);
+      if (run.saveSeconds !== undefined) record(ctx.measurements, scenario.key, 'buildkit-save', run.seconds + run.saveSeconds);
+      cells.push(run.seconds.toFixed(2), run.cpuSeconds.toFixed(1), run.saveSeconds?.toFixed(2) ?? '', run.contextSent ?? '');
+    }
+    ctx.roundRows.push([String(round), builder, ...cells]);
+    const summary = SCENARIOS.map((scenario) => {
+      const run = runs.get(scenario.key)!;
+      const extras = [run.contextSent ? `context sent ${run.contextSent}` : '', run.saveSeconds !== undefined ? `docker save ${run.saveSeconds.toFixed(2)} s` : ''].filter(Boolean);
+      return `${scenario.key} ${run.seconds.toFixed(2)} s${extras.length ? ` (${extras.join(', ')})` : ''}`;
+    });
+    log(`  round ${round} ${builder.padEnd(14)} ${summary.join(', ')}`);
+  } finally {
+    await removeDir(runDir);
+  }
+}
+
+function describeFixture(fixture: ContextFixture): string {
+  const { spec } = fixture;
+  return (
+    `${spec.smallFiles.toLocaleString('en-US')} small files (${spec.smallMinBytes}–${spec.smallMaxBytes} B of hex text, ${(fixture.smallBytes / MIB).toFixed(1)} MiB) ` +
+    `+ ${spec.bigFiles} × ${(spec.bigFileBytes / MIB).toFixed(0)} MiB random files (${(fixture.bigBytes / MIB).toFixed(0)} MiB)`
+  );
+}
+
+async function main(): Promise<void> {
+  installCleanupHandlers();
+  const config = readBuildConfig();
+  const wharfRuns = config.builders.some((builder) => builder !== 'buildkit');
+  if (wharfRuns) checkWharfBuilt('set BENCH_BUILDERS=buildkit');
+  const withEngine = config.builders.includes('buildkit');
+  const dockerVersion = withEngine ? await dockerVersions() : 'not run';
+  waitedChildrenCpuSeconds(); // reads the clock tick once, before anything is timed
+
+  const root = await mkdtemp(join(config.tmpParent ?? os.tmpdir(), 'wharf-bench-build-'));
+  trackDir(root);
+  const tagBase = `wharf-bench-build-${process.pid}`;
+
+  const gitRev = tryCommand('git', ['describe', '--always', '--dirty']) ?? 'unknown';
+  const wharfBin = wharfRuns ? await snapshotWharf(join(root, 'wharf')) : WHARF_BIN;
+  log('Wharf build benchmark: wharf build vs BuildKit (DOCKER_BUILDKIT=1 docker build)');
+  log(`  date          ${new Date().toISOString()}`);
+  log(`  machine       ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}`);
+  log(`  node          ${process.version}`);
+  const wharfVersion = (tryCommand(process.execPath, [wharfBin, '--version']) ?? 'unknown version').replace(/^wharf\s+/, '');
+  log(`  wharf         ${wharfRuns ? `${wharfVersion}, git ${gitRev}; dist/ copied at start, so a rebuild during the run changes nothing` : 'not run'}`);
+  log(`  BuildKit      ${dockerVersion}`);
+  log(`  builders      ${config.builders.join(', ')}; rounds ${config.rounds}${config.dockerSave && withEngine ? '; docker save timed after each BuildKit build' : ''}`);
+  log(`  temp dir      ${root}`);
+  if (config.cpuProfileDir) log(`  ! CPU profiles of wharf go to ${config.cpuProfileDir}: profiling slows wharf down, do not quote these times`);
+
+  const contextDir = join(root, 'context');
+  await mkdir(contextDir);
+  const started = performance.now();
+  const bigFiles = Math.max(1, Math.round(config.bigMiB / config.bigFileMiB));
+  const fixture = await generateContextFixture(contextDir, {
+    smallFiles: config.smallFiles,
+    smallMinBytes: config.smallMinBytes,
+    smallMaxBytes: config.smallMaxBytes,
+    bigFiles,
+    bigFileBytes: Math.round((config.bigMiB * MIB) / bigFiles),
+  });
+  log(`  context       ${describeFixture(fixture)}; generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(`  Dockerfile    ${FIXTURE_DOCKERFILE.trim().split('\n').join(' | ')}`);
+  log(`  changed file  ${fixture.changeTarget} (one line appended, different each run)`);
+  log('');
+
+  const ctx: Context = {
+    config,
+    root,
+    fixture,
+    buildkit: undefined,
+    wharfBin,
+    tagBase,
+    measurements: new Map(),
+    roundRows: [],
+    outputs: new Map(),
+    warnings: [],
+  };
+  if (withEngine) {
+    const buildkit = new BuildKitBuilder(`${tagBase}:buildkit`, join(root, 'buildkit.iid'));
+    ctx.buildkit = buildkit;
+    onCleanup(() => buildkit.reset());
+  }
+
+  const order = BUILDER_NAMES.filter((name) => config.builders.includes(name));
+  for (let round = 1; round <= config.rounds; round++) {
+    const load = os.loadavg()[0]!;
+    if (load > 1) ctx.warnings.push(`round ${round} started with a 1-minute load average of ${load.toFixed(2)} on ${os.availableParallelism()} cores: other processes competed with the builds`);
+    log(`round ${round} (load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+    for (const builder of round % 2 === 1 ? order : [...order].reverse()) await measure(ctx, builder, round);
+  }
+  await restoreChangeTarget(fixture);
+
+  log('');
+  log('Per round (wall s, CPU s, docker save s, context sent by the docker client):');
+  const scenarioColumns = SCENARIOS.flatMap((s) => [`${s.key} s`, `${s.key} CPU`, `${s.key} save`, `${s.key} sent`]);
+  log(textTable(['round', 'builder', ...scenarioColumns], ctx.roundRows, 2));
+  log('');
+  log(buildSummaryTable(ctx.measurements));
+  log('');
+  log(buildCpuTable(ctx.measurements));
+  log('');
+  log('How this was measured:');
+  log('  - Wall time of the whole command, from spawn to exit, as a user would time it at a shell: node start-up');
+  log('    and Dockerfile parsing for wharf, the client session and context upload for BuildKit, and exporting');
+  log('    the result. `sync` runs before each build; the context is in the page cache for both builders.');
+  log('  - Each round runs, per builder: a cold build, a rebuild with nothing changed, then a rebuild after one');
+  log('    line was appended to one small file. Builder order alternates between rounds; tables show medians.');
+  log('  - Cold, wharf: a new, empty --root. Cold, BuildKit: this benchmark\'s images are removed and the build-cache');
+  log('    records its builds created are pruned (`docker builder prune --filter id=…`: the context the client sent');
+  log('    before and every step result), so the whole context is sent again and every step runs; the output');
+  log('    above shows "context sent" per build. The rest of the engine\'s cache, other users\', is left alone.');
+  log('  - Every build is checked: cold runs both COPY steps, the no-change rebuild takes both from cache and');
+  log('    gives the same image ID, the one-file rebuild takes COPY big/ from cache and runs COPY small/.');
+  log('  - Outputs: BuildKit in dockerd exports into the engine\'s image store (layers unpacked, uncompressed, no');
+  log('    archive). "wharf" builds with no --output: layers are written gzip-compressed into the build root\'s');
+  log('    content store and the image is assembled, nothing is written elsewhere; this is the closest pairing.');
+  log('    "wharf+archive" adds --output type=docker,dest=FILE (a docker-load-able tar); its like-for-like peer is');
+  log('    BuildKit followed by `docker save` of the image (BuildKit+save = both times added).');
+  for (const [what, summary] of ctx.outputs) log(`  - checked once: ${what} has ${summary.layers} layers, ${summary.size.toLocaleString('en-US')} bytes of files`);
+  log('  - CPU = user+sys of the command\'s process tree; for BuildKit plus dockerd\'s CPU during the build, which');
+  log('    counts any other client of the engine at the time.');
+  for (const warning of ctx.warnings) log(`  ! ${warning}`);
+  log('');
+  log('Markdown (for the README):');
+  log('');
+  log(
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}, ` +
+      `${dockerVersion}; context ${describeFixture(fixture)}; median of ${config.rounds} round(s), \`npm run bench:build\`.`,
+  );
+  log('');
+  log(buildMarkdownTable(ctx.measurements));
+  log('');
+  log(buildGoalsMet(ctx.measurements) ? 'All goals met.' : 'Some goals are NOT met (see the goal column).');
+}
+
+main()
+  .then(() => cleanupAll())
+  .catch(async (err: unknown) => {
+    process.stderr.write(`bench:build failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    await cleanupAll();
+    process.exitCode = 1;
+  });

@@ -1,0 +1,45 @@
+/** `wharf build` run from the compiled CLI as a user runs it, on its own build root. */
+import { copyFile, cp, mkdir, readFile, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { cleanEnv, WHARF_BIN } from '../test/support/wharf-process.js';
+import { runTimed, type TimedResult } from './timed-command.js';
+
+/**
+ * Copies the compiled CLI (dist/ without tests and source maps, package.json, node_modules linked)
+ * into `dir` and returns its entry point: a rebuild of dist/ while the benchmark runs (tsc in
+ * another shell) cannot change what is measured halfway through.
+ */
+export async function snapshotWharf(dir: string): Promise<string> {
+  const dist = dirname(dirname(WHARF_BIN));
+  const project = dirname(dist);
+  await mkdir(dir, { recursive: true });
+  await cp(dist, join(dir, 'dist'), { recursive: true, filter: (source) => !source.endsWith('.map') && source !== join(dist, 'test') });
+  await copyFile(join(project, 'package.json'), join(dir, 'package.json'));
+  await symlink(join(project, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return join(dir, 'dist', 'bin', 'wharf.js');
+}
+
+export interface WharfBuildOptions {
+  /** The CLI entry point (a snapshotWharf() copy). */
+  bin: string;
+  /** The build root (`--root`): cache and content store; a new empty directory makes a cold build. */
+  root: string;
+  tag: string;
+  /** Where `--iidfile` writes the image ID. */
+  iidFile: string;
+  /** Write a `docker load` archive here (`--output type=docker,dest=…`); none when undefined. */
+  archive?: string;
+  /** Write V8 CPU profiles (one per thread, gzip workers included) into this directory (`node --cpu-prof`). */
+  cpuProfileDir?: string;
+}
+
+export async function wharfBuild(context: string, options: WharfBuildOptions): Promise<TimedResult & { imageId: string }> {
+  const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
+  const output = options.archive ? ['--output', `type=docker,dest=${options.archive}`] : [];
+  const result = await runTimed({
+    command: process.execPath,
+    args: [...nodeArgs, options.bin, 'build', '--root', options.root, '--progress', 'plain', '--iidfile', options.iidFile, '-t', options.tag, ...output, context],
+    env: cleanEnv(),
+  });
+  return { ...result, imageId: (await readFile(options.iidFile, 'utf8')).trim() };
+}
