@@ -7,8 +7,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import tar from 'tar-stream';
 import { DOCKER, docker, dockerImageExists, importBusyboxImage } from '../e2e/harness.js';
+import { tarFiles } from '../support/tar-reading.js';
 import { runWharf, type CommandResult } from '../support/wharf-process.js';
 
 /** fixtures/build/, resolved from dist/test/build. */
@@ -140,28 +140,6 @@ async function dockerSaveBytes(image: string): Promise<Buffer> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`docker save ${image} failed (${code}): ${stderr}`))));
   });
-}
-
-/** The regular files of a tar whose names `wanted` accepts. */
-export async function tarFiles(bytes: Buffer, wanted: (name: string) => boolean = () => true): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk) => chunks.push(chunk as Buffer));
-      stream.on('end', () => {
-        if (header.type === 'file' && wanted(header.name)) files.set(header.name.replace(/^\.?\//, ''), Buffer.concat(chunks));
-        next();
-      });
-      stream.on('error', reject);
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-  });
-  extract.end(bytes);
-  await done;
-  return files;
 }
 
 /** The container-config fields a Dockerfile sets, as `docker image inspect` would show them (absent = null). */

@@ -7,6 +7,7 @@ import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { digestFromOutput, docker, dockerUnavailableReason, run, startRegistry, type RunningRegistry } from '../e2e/harness.js';
+import { tarFiles } from '../support/tar-reading.js';
 import type { CommandResult } from '../support/wharf-process.js';
 import {
   assertBuilt,
@@ -26,7 +27,6 @@ import {
   savedImage,
   startFileServer,
   stepOutcomes,
-  tarFiles,
   TempDirs,
   under,
   wharfBuild,

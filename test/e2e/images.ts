@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 
 /** Where Debian's busybox-static puts the binary. */
@@ -180,25 +180,3 @@ export async function writeOciImageIndex(dir: string, tag: string, layerTars: Bu
   return { index, indexBytes, images };
 }
 
-/** The regular files of a tar (gzip-compressed or not), by name without a leading "./" or "/". */
-export async function filesOfTar(bytes: Buffer): Promise<Map<string, Buffer>> {
-  const plain = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk) => chunks.push(chunk as Buffer));
-      stream.on('end', () => {
-        if (header.type === 'file') files.set(header.name.replace(/^\.?\//, ''), Buffer.concat(chunks));
-        next();
-      });
-      stream.on('error', reject);
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-  });
-  extract.end(plain);
-  await done;
-  return files;
-}

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { tarFiles } from '../support/tar-reading.js';
 import {
   docker,
   dockerUnavailableReason,
@@ -19,7 +20,6 @@ import {
 } from './harness.js';
 import {
   busyboxRootfsEntries,
-  filesOfTar,
   ociArchitecture,
   sha256,
   tarOf,
@@ -167,7 +167,7 @@ describe('skopeo against wharf serve', { skip: skopeoMissing ? 'skopeo is not in
       const config = JSON.parse(await readFile(join(dir, hex(manifest.config.digest)), 'utf8')) as { rootfs: { diff_ids: string[] } };
       assert.deepEqual(config.rootfs.diff_ids, source.diffIds);
 
-      const [baseFiles, extraFiles] = await Promise.all(layers.map((bytes) => filesOfTar(bytes)));
+      const [baseFiles, extraFiles] = await Promise.all(layers.map((bytes) => tarFiles(bytes)));
       assert.ok(baseFiles.get('bin/busybox')?.equals(await readFile('/bin/busybox')), 'busybox in the first layer');
       assert.equal(extraFiles.get('etc/wharf-e2e.txt')?.toString(), `second layer ${nonce}\n`);
     }));

@@ -12,7 +12,7 @@ import { writeDockerArchive } from '../../builder/export/docker-archive.js';
 import { ContentStore } from '../../shared/content-store.js';
 import type { Image } from '../../shared/image.js';
 import { DOCKER, docker, dockerUnavailableReason } from '../e2e/harness.js';
-import { collect, readTar, sha256 } from '../layer/tar-reading.js';
+import { collect, readTar, sha256 } from '../support/tar-reading.js';
 import { buildBusyboxImage, busyboxUnavailableReason, MARKER_PATH } from './busybox-image.js';
 
 const noBusybox = await busyboxUnavailableReason();

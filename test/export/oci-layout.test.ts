@@ -10,7 +10,7 @@ import type { Image } from '../../shared/image.js';
 import { zstdUnavailableReason } from '../../shared/layer/compression.js';
 import { MediaType } from '../../shared/media-types.js';
 import { docker, dockerUnavailableReason, hasCommand, run } from '../e2e/harness.js';
-import { readTar, sha256 } from '../layer/tar-reading.js';
+import { readTar, sha256 } from '../support/tar-reading.js';
 import { buildBusyboxImage, busyboxUnavailableReason, MARKER_PATH } from './busybox-image.js';
 
 const noBusybox = await busyboxUnavailableReason();

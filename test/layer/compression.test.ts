@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import * as zlib from 'node:zlib';
 import { createCompressor, nativeZstdAvailable, zstdUnavailableReason } from '../../shared/layer/compression.js';
 import { createParallelGzip, DEFAULT_GZIP_BLOCK_SIZE, type ParallelGzipOptions } from '../../shared/layer/parallel-gzip.js';
-import { sha256 } from './tar-reading.js';
+import { sha256 } from '../support/tar-reading.js';
 
 const run = promisify(execFile);
 

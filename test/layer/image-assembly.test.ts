@@ -10,7 +10,7 @@ import type { ImageConfig } from '../../shared/image-config.js';
 import { assembleImage, ImageFormatError, serializeImageConfig } from '../../shared/image-assembly.js';
 import { writeLayer } from '../../shared/layer/layer-writer.js';
 import { MediaType } from '../../shared/media-types.js';
-import { sha256 } from './tar-reading.js';
+import { sha256 } from '../support/tar-reading.js';
 
 let scratch: string;
 let store: ContentStore;

@@ -15,7 +15,7 @@ import { layerMediaType, writeLayer } from '../../shared/layer/layer-writer.js';
 import { StoredLayer } from '../../shared/layer/stored-layer.js';
 import { LayerEntryError, layerTar } from '../../shared/layer/tar-writer.js';
 import { MediaType } from '../../shared/media-types.js';
-import { collect, readTar, sha256 } from './tar-reading.js';
+import { collect, readTar, sha256 } from '../support/tar-reading.js';
 
 const meta = { mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 };
 

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
 import { TarFormatError } from '../../shared/layer/tar-format.js';
 import { LayerEntryError, layerTar } from '../../shared/layer/tar-writer.js';
-import { collect, readTar, sha256 } from './tar-reading.js';
+import { collect, readTar, sha256 } from '../support/tar-reading.js';
 
 const meta = { mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 };
 const dir = (path: string, extra: Partial<LayerEntry> = {}): LayerEntry => ({ type: 'directory', path, ...meta, mode: 0o755, ...extra }) as LayerEntry;

@@ -1,6 +1,7 @@
-// Reads tars back for the layer and export tests, with tar-stream's extractor (an independent reader).
+// Reads tars back for the tests (layers, archives, docker save output), with tar-stream's extractor: a reader independent of Wharf's own tar writer.
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 
 /** One entry read back: its header as tar-stream decodes it (PAX applied) and its body. */
@@ -31,6 +32,16 @@ export async function readTar(bytes: Buffer): Promise<ReadEntry[]> {
   extract.end(bytes);
   await done;
   return entries;
+}
+
+/** The regular files of a tar (gzip-compressed or not) whose names `wanted` accepts, by name without a leading "./" or "/". */
+export async function tarFiles(bytes: Buffer, wanted: (name: string) => boolean = () => true): Promise<Map<string, Buffer>> {
+  const plain = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+  const files = new Map<string, Buffer>();
+  for (const { header, body } of await readTar(plain)) {
+    if (header.type === 'file' && wanted(header.name)) files.set(header.name.replace(/^\.?\//, ''), body);
+  }
+  return files;
 }
 
 /** All bytes of a stream. */
