@@ -20,6 +20,7 @@ import { buildCpuTable, buildGoalsMet, buildMarkdownTable, buildSummaryTable, SC
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
 import { cleanupAll, installCleanupHandlers, onCleanup, removeDir, trackDir } from './cleanup.js';
 import { changeOneFile, FIXTURE_DOCKERFILE, generateContextFixture, restoreChangeTarget, type ContextFixture } from './context-fixture.js';
+import { holdInstanceLock } from './instance-lock.js';
 import { waitedChildrenCpuSeconds } from './proc-stats.js';
 import { record, textTable } from './report.js';
 import { snapshotWharf, wharfBuild } from './wharf-build.js';
@@ -200,6 +201,7 @@ function describeFixture(fixture: ContextFixture): string {
 async function main(): Promise<void> {
   installCleanupHandlers();
   const config = readBuildConfig();
+  await holdInstanceLock('wharf-bench-build');
   const wharfRuns = config.builders.some((builder) => builder !== 'buildkit');
   if (wharfRuns) checkWharfBuilt('set BENCH_BUILDERS=buildkit');
   const withEngine = config.builders.includes('buildkit');
