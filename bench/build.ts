@@ -9,7 +9,6 @@
  * BENCH_BIG_MB (200), BENCH_BIG_FILE_MB (5), BENCH_ROUNDS (3), BENCH_BUILDERS (buildkit,wharf,wharf-archive),
  * BENCH_DOCKER_SAVE (1), BENCH_CPU_PROF_DIR (none), BENCH_TMPDIR (OS temp dir), BENCH_DOCKER_BIN (/usr/bin/docker).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +24,7 @@ import { waitedChildrenCpuSeconds } from './proc-stats.js';
 import { record, textTable } from './report.js';
 import { snapshotWharf, wharfBuild } from './wharf-build.js';
 import { checkWharfBuilt } from './wharf.js';
+import { log, sync, tryCommand } from './host-commands.js';
 
 const MIB = 1024 * 1024;
 const BIG_STEP = 'COPY big/ /app/big/';
@@ -53,23 +53,6 @@ interface Run {
   /** BuildKit's "transferring context: …" figure: how much of the context the client sent. */
   contextSent?: string;
   saveSeconds?: number;
-}
-
-function log(message: string): void {
-  process.stdout.write(`${message}\n`);
-}
-
-/** Flushes dirty pages so that writeback from the previous build does not land inside the next one. */
-function sync(): void {
-  execFileSync('sync');
-}
-
-function tryCommand(command: string, args: string[]): string | undefined {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
 }
 
 /** The cache outcome each scenario must show, or the measurement is not what it claims to be. */

@@ -6,7 +6,6 @@
  * Environment: BENCH_BLOB_MB (1024), BENCH_WRK_SECONDS (10), BENCH_WRK_WARMUP_SECONDS (2),
  * BENCH_ROUNDS (3), BENCH_SERVERS (wharf,distribution), BENCH_TMPDIR (OS temp dir).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { goalsMet, markdownTable, record, summaryTable, textTable, type Measurem
 import { megabytesPerSecond } from './stats.js';
 import { checkWharfBuilt, startWharf } from './wharf.js';
 import { checkWrk, runWrk } from './wrk.js';
+import { log, sync, tryCommand } from './host-commands.js';
 
 const REPO = 'bench';
 const TAG = 'latest';
@@ -51,23 +51,6 @@ interface Context {
   roundRows: string[][];
   notes: Map<ServerName, string[]>;
   warnings: string[];
-}
-
-function log(message: string): void {
-  process.stdout.write(`${message}\n`);
-}
-
-/** Flushes dirty pages so writeback from earlier work does not land inside a timed transfer. */
-function sync(): void {
-  execFileSync('sync');
-}
-
-function tryCommand(command: string, args: string[]): string | undefined {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
 }
 
 async function startNamed(name: ServerName, dir: string): Promise<RunningServer> {

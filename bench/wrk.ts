@@ -1,7 +1,6 @@
 /** Running wrk against one URL and parsing its report. */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { trackChild } from './cleanup.js';
+import { runTimed } from './timed-command.js';
 
 export const WRK_BINARY = process.env.BENCH_WRK_BIN ?? '/usr/bin/wrk';
 
@@ -64,28 +63,9 @@ export function parseWrkOutput(raw: string): WrkResult {
   };
 }
 
-export function runWrk(options: WrkOptions): Promise<WrkResult> {
+export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const args = [`-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '--latency'];
   for (const [name, value] of Object.entries(options.headers)) args.push('-H', `${name}: ${value}`);
   args.push(options.url);
-  return new Promise((resolve, reject) => {
-    const child = spawn(WRK_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    trackChild(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code !== 0) {
-        reject(new Error(`wrk exited with code ${code} signal ${signal}:\n${stderr}${stdout}`));
-        return;
-      }
-      try {
-        resolve(parseWrkOutput(stdout));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  return parseWrkOutput((await runTimed({ command: WRK_BINARY, args })).stdout);
 }
