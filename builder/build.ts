@@ -24,7 +24,7 @@ import { dockerignoreFor, expandWord, lookupFrom, parseDockerfile, parseOnbuildT
 import type { Progress } from './progress.js';
 import { materializeRootfs } from './rootfs.js';
 import { StageState } from './stage-state.js';
-import { resolveStageReference, stagesToBuild, type StageNode } from './stage-graph.js';
+import { stageResolver, stagesToBuild, type StageNode, type StageResolver } from './stage-graph.js';
 
 /** What a build produced. */
 export interface BuildResult {
@@ -69,6 +69,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       return { index: stage.index, name: stage.name, stage, base, references: [base, ...froms] };
     });
     const needed = stagesToBuild(nodes, options.target);
+    const stageOf = stageResolver(nodes);
     const results = new Map<number, Promise<StageState>>();
     const rootfsDir = join(options.root, 'rootfs');
 
@@ -88,7 +89,8 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
         return SourceTree.rootfs(await materializeRootfs(state.layers, rootfsDir), { kind: 'stage', name: state.name }).readFile(path);
       },
       async sourceRootfs(reference) {
-        const stage = resolveStageReference(nodes, new Map(nodes.filter((n) => n.name).map((n) => [n.name!, n])), reference, nodes.at(-1)!);
+        // Index references were checked against their own stage by stagesToBuild.
+        const stage = stageOf(reference, nodes.at(-1)!);
         if (stage) return SourceTree.rootfs(await materializeRootfs((await results.get(stage.index)!).layers, rootfsDir), { kind: 'stage', name: reference });
         // Not a stage, so an image, as in Docker; a typo'd stage name should say so when the pull fails.
         const image = await pullImage(client, parseImageReference(reference), options.platform, store).catch((error: Error) => {
@@ -106,7 +108,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       let state: StageState;
       let triggers: readonly string[];
       try {
-        ({ state, triggers } = await stageBase(node, nodes, results, options, client, store, label));
+        ({ state, triggers } = await stageBase(node, stageOf, results, options, client, store, label));
         progress.done(fromStep);
       } catch (error) {
         progress.fail(fromStep, (error as Error).message);
@@ -151,7 +153,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
 /** The state a stage starts from (scratch, another stage's result, or a pulled image) and the base's ONBUILD triggers. */
 async function stageBase(
   node: StageNodeOf,
-  nodes: readonly StageNodeOf[],
+  stageOf: StageResolver<StageNodeOf>,
   results: ReadonlyMap<number, Promise<StageState>>,
   options: BuildOptions,
   client: RegistryClient,
@@ -161,8 +163,7 @@ async function stageBase(
   if (node.base.toLowerCase() === 'scratch') {
     return { state: new StageState(label, options.platform, undefined, [], cacheKey('FROM scratch', formatPlatform(options.platform))), triggers: [] };
   }
-  const byName = new Map(nodes.filter((n) => n.name).map((n) => [n.name!, n]));
-  const parent = resolveStageReference(nodes, byName, node.base, node);
+  const parent = stageOf(node.base, node);
   if (parent) {
     const built = await results.get(parent.index)!;
     const config = built.imageConfig();

@@ -16,9 +16,9 @@ export class StageGraphError extends Error {}
  */
 export function stagesToBuild<T extends StageNode>(stages: readonly T[], target: string | undefined): T[] {
   if (stages.length === 0) throw new StageGraphError('the Dockerfile has no FROM instruction');
-  const byName = new Map(stages.filter((s) => s.name !== undefined).map((s) => [s.name!, s]));
+  const stageOf = stageResolver(stages);
   const last = stages[stages.length - 1]!;
-  const root = target === undefined ? last : byName.get(target.toLowerCase());
+  const root = target === undefined ? last : stages.find((stage) => stage.name === target.toLowerCase());
   if (!root) throw new StageGraphError(`target stage "${target}" could not be found`);
 
   const ordered: T[] = [];
@@ -29,7 +29,7 @@ export function stagesToBuild<T extends StageNode>(stages: readonly T[], target:
     if (state.get(stage.index) === 'visiting') throw new StageGraphError(`stages depend on each other in a cycle: ${[...path, label].join(' -> ')}`);
     state.set(stage.index, 'visiting');
     for (const reference of stage.references) {
-      const dependency = resolveStageReference(stages, byName, reference, stage);
+      const dependency = stageOf(reference, stage);
       if (dependency) visit(dependency, [...path, label]);
     }
     state.set(stage.index, 'done');
@@ -39,21 +39,22 @@ export function stagesToBuild<T extends StageNode>(stages: readonly T[], target:
   return ordered;
 }
 
-/** The stage a `FROM`/`--from` value names, or undefined when it names an image. */
-export function resolveStageReference<T extends StageNode>(
-  stages: readonly T[],
-  byName: ReadonlyMap<string, T>,
-  reference: string,
-  from: T,
-): T | undefined {
-  // Names may point forward, as in BuildKit (the walk catches cycles); indexes only backward.
-  // A stage's own name is an image: `FROM golang AS golang` builds on the golang image.
-  const named = byName.get(reference.toLowerCase());
-  if (named && named !== from) return named;
-  if (/^\d+$/.test(reference)) {
-    const index = Number(reference);
-    if (index >= from.index) throw new StageGraphError(`stage ${from.name ?? from.index} refers to stage ${index}, which is not defined before it`);
-    return stages[index];
-  }
-  return undefined;
+/** Resolves a `FROM`/`--from` value, as seen from stage `from`, to the stage it names; undefined when it names an image. */
+export type StageResolver<T extends StageNode> = (reference: string, from: T) => T | undefined;
+
+/** The resolver for one Dockerfile's stages (the name table is built once). */
+export function stageResolver<T extends StageNode>(stages: readonly T[]): StageResolver<T> {
+  const byName = new Map(stages.filter((s) => s.name !== undefined).map((s) => [s.name!, s]));
+  return (reference, from) => {
+    // Names may point forward, as in BuildKit (the walk catches cycles); indexes only backward.
+    // A stage's own name is an image: `FROM golang AS golang` builds on the golang image.
+    const named = byName.get(reference.toLowerCase());
+    if (named && named !== from) return named;
+    if (/^\d+$/.test(reference)) {
+      const index = Number(reference);
+      if (index >= from.index) throw new StageGraphError(`stage ${from.name ?? from.index} refers to stage ${index}, which is not defined before it`);
+      return stages[index];
+    }
+    return undefined;
+  };
 }
