@@ -34,14 +34,14 @@ export function isStep(instruction: Instruction): boolean {
 
 /**
  * Dispatches one instruction: expands it with the stage's variables, then runs the function for
- * its kind. Returns whether a layer step was served from the cache (undefined for config steps).
+ * its kind. Returns whether a layer step was served from the cache (nothing for config steps).
  */
 export async function dispatchInstruction(
   session: BuildSession,
   state: StageState,
   raw: Instruction,
   scope: DispatchScope,
-): Promise<boolean | undefined> {
+): Promise<boolean | void> {
   const instruction = expandInstruction(raw, state.lookup(), session.escapeToken, session.dockerfileName);
   switch (instruction.kind) {
     case 'COPY':
@@ -54,31 +54,31 @@ export async function dispatchInstruction(
     case 'FROM':
       throw new BuildStepError(session.dockerfileName, instruction.line, 'FROM inside a stage');
     case 'ENV':
-      return dispatchEnv(session, state, instruction).then(() => undefined);
+      return dispatchEnv(session, state, instruction);
     case 'ARG':
-      return dispatchArg(session, state, instruction, scope.metaArgs).then(() => undefined);
+      return dispatchArg(session, state, instruction, scope.metaArgs);
     case 'LABEL':
-      return dispatchLabel(session, state, instruction).then(() => undefined);
+      return dispatchLabel(session, state, instruction);
     case 'EXPOSE':
-      return dispatchExpose(session, state, instruction).then(() => undefined);
+      return dispatchExpose(session, state, instruction);
     case 'VOLUME':
-      return dispatchVolume(session, state, instruction).then(() => undefined);
+      return dispatchVolume(session, state, instruction);
     case 'USER':
-      return dispatchUser(session, state, instruction).then(() => undefined);
+      return dispatchUser(session, state, instruction);
     case 'CMD':
       scope.cmdSet = true;
-      return dispatchCmd(session, state, instruction).then(() => undefined);
+      return dispatchCmd(session, state, instruction);
     case 'ENTRYPOINT':
-      return dispatchEntrypoint(session, state, instruction, scope.cmdSet).then(() => undefined);
+      return dispatchEntrypoint(session, state, instruction, scope.cmdSet);
     case 'SHELL':
-      return dispatchShell(session, state, instruction).then(() => undefined);
+      return dispatchShell(session, state, instruction);
     case 'HEALTHCHECK':
-      return dispatchHealthcheck(session, state, instruction).then(() => undefined);
+      return dispatchHealthcheck(session, state, instruction);
     case 'STOPSIGNAL':
-      return dispatchStopsignal(session, state, instruction).then(() => undefined);
+      return dispatchStopsignal(session, state, instruction);
     case 'ONBUILD':
-      return dispatchOnbuild(session, state, instruction).then(() => undefined);
+      return dispatchOnbuild(session, state, instruction);
     case 'MAINTAINER':
-      return dispatchMaintainer(session, state, instruction).then(() => undefined);
+      return dispatchMaintainer(session, state, instruction);
   }
 }
