@@ -22,6 +22,8 @@ export class BuildCache {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    // WAL with NORMAL sync never corrupts the database; a crash may only drop the last rows, which are rebuilt.
+    this.db.pragma('synchronous = NORMAL');
     this.db.exec('CREATE TABLE IF NOT EXISTS steps (key TEXT PRIMARY KEY, result TEXT NOT NULL, used_at INTEGER NOT NULL)');
     this.lookup = this.db.prepare('SELECT result FROM steps WHERE key = ?');
     this.insert = this.db.prepare('INSERT OR REPLACE INTO steps (key, result, used_at) VALUES (?, ?, ?)');

@@ -16,6 +16,8 @@ export class FileDigestCache {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    // WAL with NORMAL sync never corrupts the database; a crash may only drop the last rows, which are rebuilt.
+    this.db.pragma('synchronous = NORMAL');
     this.db.exec('CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, digest TEXT NOT NULL)');
     const rows = this.db.prepare('SELECT path, fingerprint, digest FROM files').all() as { path: string; fingerprint: string; digest: string }[];
     for (const { path, fingerprint, digest } of rows) this.known.set(path, { fingerprint, digest });
