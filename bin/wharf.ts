@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BUILD_USAGE, BuildUsageError, parseBuildOptions } from '../builder/build-options.js';
-import { ConfigError, envName, resolveServeConfig, SERVE_SETTINGS } from '../registry/config.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -19,7 +18,9 @@ Options:
   -h, --help     Show this help
   -v, --version  Show the version`;
 
-function serveUsage(): string {
+type ServeConfigModule = typeof import('../registry/config.js');
+
+function serveUsage({ SERVE_SETTINGS, envName }: ServeConfigModule): string {
   const rows = SERVE_SETTINGS.map((s) => {
     const flag = `--${s.key} ${s.value}`;
     return `  ${flag.padEnd(34)}${s.help}\n  ${''.padEnd(34)}env ${envName(s.key)}, default ${s.default(process.env)}`;
@@ -100,6 +101,9 @@ async function runBuild(args: string[]): Promise<number> {
 }
 
 async function runServe(args: string[]): Promise<number> {
+  // Loaded here, not at the top: its YAML parser is a cost every build would pay.
+  const settings = await import('../registry/config.js');
+  const { ConfigError, SERVE_SETTINGS, resolveServeConfig } = settings;
   const options = Object.fromEntries([
     ...SERVE_SETTINGS.map((s) => [s.key, { type: 'string' as const }]),
     ['config', { type: 'string' as const }],
@@ -113,7 +117,7 @@ async function runServe(args: string[]): Promise<number> {
     return 2;
   }
   if (values.help) {
-    console.log(serveUsage());
+    console.log(serveUsage(settings));
     return 0;
   }
   try {

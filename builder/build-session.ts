@@ -3,7 +3,7 @@ import type { Digest } from '../shared/digest.js';
 import type { HistoryEntry } from '../shared/image-config.js';
 import type { BuildOptions } from './build-options.js';
 import type { BuildCache, CachedStep } from './cache/build-cache.js';
-import type { FileDigestCache } from './cache/file-digest-cache.js';
+import type { ContextDigestCache } from './cache/context-digest-cache.js';
 import type { SourceTree } from './context/build-context.js';
 import type { Progress } from './progress.js';
 import type { StageState } from './stage-state.js';
@@ -26,7 +26,7 @@ export interface BuildSession {
   readonly escapeToken: string;
   readonly store: ContentStore;
   readonly cache: BuildCache;
-  readonly fileDigests: FileDigestCache;
+  readonly contextDigests: ContextDigestCache;
   readonly progress: Progress;
   readonly context: SourceTree;
   /** The root filesystem of a finished stage (by name or index) or an image, as a directory: for COPY --from. */

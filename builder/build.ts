@@ -15,7 +15,7 @@ import { removeTemporaries } from './build-root.js';
 import { BuildStepError, type BuildSession } from './build-session.js';
 import { BuildCache } from './cache/build-cache.js';
 import { cacheKey } from './cache/cache-key.js';
-import { FileDigestCache } from './cache/file-digest-cache.js';
+import { ContextDigestCache } from './cache/context-digest-cache.js';
 import { SourceTree } from './context/build-context.js';
 import { dispatchInstruction, isStep, type DispatchScope } from './dispatch/dispatch.js';
 import { writeDockerArchive } from './export/docker-archive.js';
@@ -52,7 +52,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
   removeTemporaries(options.root);
   const store = new ContentStore(join(options.root, 'content'));
   const cache = new BuildCache(join(options.root, 'cache.db'));
-  const fileDigests = new FileDigestCache(join(options.root, 'file-digests.db'));
+  const contextDigests = new ContextDigestCache(join(options.root, 'context-digests.db'));
   const client = new RegistryClient({ insecureRegistries: [...options.insecureRegistries] });
   const warnings = [...parsed.warnings];
   try {
@@ -79,7 +79,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       escapeToken: parsed.escapeToken,
       store,
       cache,
-      fileDigests,
+      contextDigests,
       progress,
       context: SourceTree.context(options.context, await dockerignoreFor(options.context, options.dockerfile)),
       consumedBuildArgs,
@@ -146,7 +146,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
     return { ...(await exportImage(config, final.layers, options, store, client)), warnings };
   } finally {
     cache.close();
-    fileDigests.close();
+    contextDigests.close();
   }
 }
 

@@ -1,8 +1,9 @@
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileEntry } from '../../shared/layer/layer-entry.js';
 import { dockerignoreFor } from '../frontend/dockerignore.js';
+import { fileStamp } from './file-stamp.js';
 import { resolveInRoot } from './resolve-in-root.js';
 
 /**
@@ -40,6 +41,8 @@ export interface SourceEntry {
   readonly target?: string;
   /** `dev:ino` of a file with several links: files sharing it stay hardlinked when copied together. */
   readonly inode?: string;
+  /** A file's metadata that changes whenever its content does (fileStamp): what lets caches skip reading it. */
+  readonly stamp?: string;
   readonly xattrs?: Readonly<Record<string, Buffer>>;
 }
 
@@ -200,9 +203,9 @@ export class SourceTree {
 
   /** Appends the entries below root-relative `dir`, with paths relative to `base`. */
   private async collect(dir: string, base: string, out: SourceEntry[], instruction: string): Promise<void> {
-    const names = sortBytes(await readdir(join(this.root, dir)));
     // Synchronous on purpose: a context has tens of thousands of entries whose metadata is cached,
-    // and an lstat through the thread pool costs ten times the call itself (a warm rebuild is mostly this).
+    // and a readdir or lstat through the thread pool costs ten times the call itself (a warm rebuild is mostly this).
+    const names = sortBytes(readdirSync(join(this.root, dir)));
     const children = names.map((name) => {
       const path = dir === '' ? name : `${dir}/${name}`;
       return { path, stats: lstatIfPresent(join(this.root, path)) };
@@ -226,19 +229,17 @@ export class SourceTree {
 
   /** The entry for one host path; undefined for sockets, which tar cannot hold (Docker skips them too). */
   private async entryOf(path: string, hostPath: string, stats: Stats, instruction: string, shown: string): Promise<SourceEntry | undefined> {
-    const owner = this.origin.kind === 'context' ? { uid: 0, gid: 0 } : { uid: stats.uid, gid: stats.gid };
-    const common = { path, mode: stats.mode & 0o7777, ...owner, mtime: Math.floor(stats.mtimeMs / 1000) };
-    if (stats.isDirectory()) return { ...common, type: 'directory', size: 0 };
-    if (stats.isSymbolicLink()) return { ...common, type: 'symlink', size: 0, target: await readlink(hostPath) };
+    const context = this.origin.kind === 'context';
+    const uid = context ? 0 : stats.uid;
+    const gid = context ? 0 : stats.gid;
+    const mode = stats.mode & 0o7777;
+    const mtime = Math.floor(stats.mtimeMs / 1000);
     if (stats.isFile()) {
-      return {
-        ...common,
-        type: 'file',
-        size: stats.size,
-        source: { file: hostPath },
-        ...(stats.nlink > 1 ? { inode: `${stats.dev}:${stats.ino}` } : {}),
-      };
+      const entry: SourceEntry = { path, type: 'file', mode, uid, gid, mtime, size: stats.size, source: { file: hostPath }, stamp: fileStamp(stats) };
+      return stats.nlink > 1 ? { ...entry, inode: `${stats.dev}:${stats.ino}` } : entry;
     }
+    if (stats.isDirectory()) return { path, type: 'directory', mode, uid, gid, mtime, size: 0 };
+    if (stats.isSymbolicLink()) return { path, type: 'symlink', mode, uid, gid, mtime, size: 0, target: await readlink(hostPath) };
     if (stats.isSocket()) return undefined;
     const kind = stats.isFIFO() ? 'a named pipe' : 'a device';
     throw new CopySourceError(shown, 'unsupported-type', `${instruction} failed: ${shown} is ${kind}; only files, directories and symlinks can be copied`);
@@ -407,6 +408,8 @@ function cleanRelative(path: string): string {
 
 /** Names in byte order of their UTF-8 encoding, as Go sorts directory entries. */
 function sortBytes(names: string[]): string[] {
+  // UTF-16 order is UTF-8 byte order except around surrogate pairs; only those names need the slow sort.
+  if (!names.some((name) => /[\ud800-\uffff]/.test(name))) return names.sort();
   return names
     .map((name) => ({ name, key: Buffer.from(name, 'utf8') }))
     .sort((a, b) => Buffer.compare(a.key, b.key))

@@ -6,7 +6,7 @@ import { cachedStep, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { resolveAddSources } from '../context/add-source.js';
 import type { ResolvedSource } from '../context/build-context.js';
-import { hashCopySources } from '../context/content-hash.js';
+import { hashCopySources, selectionStamp } from '../context/content-hash.js';
 import { planCopy, resolveChown, rootfsLookup, type CopyPlanOptions } from '../context/copy-plan.js';
 import type { AddInstruction, CopyInstruction, InlineFile } from '../frontend/index.js';
 import type { StageState } from '../stage-state.js';
@@ -36,7 +36,9 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
       instruction: instruction.kind,
     };
     // Existing paths only change parent-directory metadata, which the parent key already decides.
-    const content = await hashCopySources(planCopy({ ...plan, now: 0 }), { fileSha256Hex: (path) => session.fileDigests.sha256Hex(path) });
+    const hashContent = () => hashCopySources(planCopy({ ...plan, now: 0 }), { fileSha256Hex: (path) => session.contextDigests.sha256Hex(path) });
+    const stamp = selectionStamp(plan);
+    const content = stamp ? await session.contextDigests.selectionDigest(stamp, hashContent) : await hashContent();
     const createdBy = `${copyDescription(instruction)} # buildkit`;
     const from = instruction.kind === 'COPY' ? (instruction.from ?? null) : null;
     const key = cacheKey(state.key, instruction.kind, createdBy, from, content);

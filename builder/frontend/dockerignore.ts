@@ -33,8 +33,9 @@ export class DockerIgnore {
 
   /** Is this path (relative to the context, `/`-separated) left out of the build context? */
   isExcluded(relativePath: string): boolean {
+    if (this.compiled.length === 0) return false;
     const file = goClean(relativePath.replace(/^\/+/, ''));
-    if (file === '.' || this.compiled.length === 0) return false; // the context root itself is never excluded
+    if (file === '.') return false; // the context root itself is never excluded
     const parentDirs = goDir(file).split('/');
     const hasParent = goDir(file) !== '.';
     let matched = false;

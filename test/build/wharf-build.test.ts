@@ -3,7 +3,7 @@
 // BuildKit builds the same fixtures, and config, history and file tree must agree with it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, utimes, writeFile } from 'node:fs/promises';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { digestFromOutput, docker, dockerUnavailableReason, run, startRegistry, type RunningRegistry } from '../e2e/harness.js';
@@ -443,6 +443,17 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
       const after = await build();
       assert.ok(outcomes(after.steps).every((step) => step.endsWith('CACHED')), after.output);
       assert.equal(after.id, before.id);
+    });
+
+    test('a file rewritten with the same size and mtime re-runs its COPY', async () => {
+      const before = await build();
+      const file = join(context, 'two.txt');
+      const { mtime, size } = await stat(file);
+      await writeFile(file, 'X'.repeat(size));
+      await utimes(file, mtime, mtime);
+      const after = await build();
+      assert.deepEqual(outcomes(after.steps).slice(0, 2), ['COPY one.txt /one.txt: CACHED', 'COPY two.txt /two.txt: DONE'], after.output);
+      assert.notEqual(after.id, before.id);
     });
 
     test('--no-cache runs every step', async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmod, utimes, writeFile } from 'node:fs/promises';
+import { chmod, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SourceTree } from '../../builder/context/build-context.js';
-import { fileSha256Hex, hashCopySources } from '../../builder/context/content-hash.js';
+import { fileSha256Hex, hashCopySources, selectionStamp } from '../../builder/context/content-hash.js';
 import { planCopy, type CopyPlanOptions } from '../../builder/context/copy-plan.js';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
 import { makeTree, removeDir, setLinkTime, tempDir } from './fixtures.js';
@@ -102,5 +102,35 @@ describe('COPY content hash', () => {
       hashCopySources([{ type: 'file', path: 'x', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 1, source: { file: join(root, 'does-not-exist') } }]),
       /ENOENT/,
     );
+  });
+
+  describe('selection stamp', () => {
+    const stampNow = async (options: Partial<CopyPlanOptions> = {}) => {
+      const sources = await SourceTree.context(root).resolveSources(['app']);
+      return selectionStamp({ sources, destination: '/srv/', workdir: '/', ...options });
+    };
+
+    test('is equal while nothing changes, and differs with the plan options', async () => {
+      const first = await stampNow();
+      assert.match(first ?? '', /^sha256:[0-9a-f]{64}$/);
+      assert.equal(await stampNow(), first);
+      assert.notEqual(await stampNow({ destination: '/other/' }), first);
+      assert.notEqual(await stampNow({ chown: { uid: 1, gid: 1 } }), first);
+      assert.notEqual(await stampNow({ chmod: 0o600 }), first);
+    });
+
+    test('changes when a file is rewritten, even with its size and mtime restored', async () => {
+      const path = join(root, 'app/main.js');
+      const first = await stampNow();
+      const { size, mtime } = await stat(path);
+      await writeFile(path, 'x'.repeat(size));
+      await utimes(path, mtime, mtime);
+      assert.notEqual(await stampNow(), first);
+    });
+
+    test('is undefined for an archive source, whose bytes no stamp stands for', () => {
+      const archive = { pattern: 'a.tar', path: 'a.tar', name: 'a.tar', kind: 'archive' as const, group: 0, entries: [] };
+      assert.equal(selectionStamp({ sources: [archive], destination: '/', workdir: '/' }), undefined);
+    });
   });
 });
