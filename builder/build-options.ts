@@ -6,6 +6,19 @@ import type { Platform } from '../shared/oci.js';
 /** Where a build's image goes besides (or instead of) the registry. */
 export type BuildOutput = { readonly type: 'docker'; readonly dest: string } | { readonly type: 'oci'; readonly dest: string };
 
+/** Where a RUN step's network comes from: the host's (default, so package managers work) or none. */
+export type NetworkMode = 'host' | 'none';
+
+/** A `--secret`: what RUN --mount=type=secret,id=ID reads, from a file or an environment variable. */
+export type SecretSource = { readonly id: string } & ({ readonly file: string } | { readonly env: string });
+
+/** A `--cache-to` / `--cache-from` registry cache: the image reference holding it, and (export) which steps go in it. */
+export interface RegistryCacheSpec {
+  readonly ref: string;
+  /** min: the final image's steps; max: every step of every stage built. */
+  readonly mode: 'min' | 'max';
+}
+
 /** Everything `wharf build` was asked to do, validated. */
 export interface BuildOptions {
   readonly context: string;
@@ -26,6 +39,12 @@ export interface BuildOptions {
   readonly insecureRegistries: readonly string[];
   readonly compression: 'gzip' | 'zstd' | 'none';
   readonly sourceDateEpoch?: number;
+  readonly network: NetworkMode;
+  /** The OCI runtime binary that runs RUN steps (runc, crun, …). */
+  readonly runtime: string;
+  readonly secrets: readonly SecretSource[];
+  readonly cacheTo: readonly RegistryCacheSpec[];
+  readonly cacheFrom: readonly RegistryCacheSpec[];
 }
 
 /** A mistake in the command line; printed as one line. */
@@ -54,6 +73,14 @@ Options:
       --insecure-registry HOST[:PORT]  use HTTP or unverified TLS for this registry (repeatable;
                                   loopback registries are insecure by default, as in Docker)
       --compression gzip|zstd|none  layer compression (default gzip)
+      --network host|none         the network of RUN steps (default host; RUN --network= overrides)
+      --runtime NAME              the OCI runtime that runs RUN steps (default runc)
+      --secret id=ID,src=FILE | id=ID,env=VAR
+                                  a secret for RUN --mount=type=secret (repeatable; never stored)
+      --cache-to type=registry,ref=HOST/REPO:TAG[,mode=min|max]
+                                  export the build cache to a registry (repeatable)
+      --cache-from type=registry,ref=HOST/REPO:TAG
+                                  reuse a build cache exported to a registry (repeatable)
   -h, --help                      show this help
 
 SOURCE_DATE_EPOCH in the environment clamps created times and file mtimes for reproducible builds.`;
@@ -83,6 +110,11 @@ export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv): Build
         root: { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
         compression: { type: 'string' },
+        network: { type: 'string' },
+        runtime: { type: 'string' },
+        secret: { type: 'string', multiple: true },
+        'cache-to': { type: 'string', multiple: true },
+        'cache-from': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -99,6 +131,9 @@ export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv): Build
   if (compression !== 'gzip' && compression !== 'zstd' && compression !== 'none') {
     throw new BuildUsageError(`--compression must be gzip, zstd or none, not "${compression}"`);
   }
+  const network = values.network ?? 'host';
+  if (network !== 'host' && network !== 'none') throw new BuildUsageError(`--network must be host or none, not "${network}"`);
+  if (values.runtime === '') throw new BuildUsageError('--runtime needs a program name');
   const tags = values.tag ?? [];
   if (values.push && tags.length === 0) throw new BuildUsageError('--push needs at least one --tag');
   return {
@@ -120,6 +155,11 @@ export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv): Build
     insecureRegistries: values['insecure-registry'] ?? [],
     compression,
     sourceDateEpoch: parseSourceDateEpoch(env.SOURCE_DATE_EPOCH),
+    network,
+    runtime: values.runtime ?? 'runc',
+    secrets: (values.secret ?? []).map((spec) => parseSecret(spec, env)),
+    cacheTo: (values['cache-to'] ?? []).map((spec) => parseRegistryCache(spec, '--cache-to')),
+    cacheFrom: (values['cache-from'] ?? []).map((spec) => parseRegistryCache(spec, '--cache-from')),
   };
 }
 
@@ -144,6 +184,28 @@ function parseOutput(spec: string): BuildOutput {
   if (type !== 'docker' && type !== 'oci') throw new BuildUsageError(`--output "${spec}": type must be docker or oci`);
   if (!dest) throw new BuildUsageError(`--output "${spec}": needs dest=FILE`);
   return { type, dest: resolve(dest) };
+}
+
+function parseSecret(spec: string, env: NodeJS.ProcessEnv): SecretSource {
+  const fields = Object.fromEntries(spec.split(',').map((field) => keyValue(field, '--secret')));
+  const { id, src, source, env: variable, type } = fields;
+  const file = src ?? source;
+  if (!id) throw new BuildUsageError(`--secret "${spec}": needs id=ID`);
+  if (type !== undefined && type !== 'file' && type !== 'env') throw new BuildUsageError(`--secret "${spec}": type must be file or env`);
+  if (file && variable) throw new BuildUsageError(`--secret "${spec}": give src=FILE or env=VAR, not both`);
+  if (variable || type === 'env') return { id, env: variable ?? id };
+  // As buildx: a bare id names the environment variable of that name when it is set, else a file.
+  if (!file && type === undefined && env[id] !== undefined) return { id, env: id };
+  return { id, file: resolve(file ?? id) };
+}
+
+function parseRegistryCache(spec: string, flag: string): RegistryCacheSpec {
+  const fields = Object.fromEntries(spec.split(',').map((field) => keyValue(field, flag)));
+  if (fields.type !== 'registry') throw new BuildUsageError(`${flag} "${spec}": only type=registry is supported`);
+  if (!fields.ref) throw new BuildUsageError(`${flag} "${spec}": needs ref=HOST/REPO:TAG`);
+  const mode = fields.mode ?? 'min';
+  if (mode !== 'min' && mode !== 'max') throw new BuildUsageError(`${flag} "${spec}": mode must be min or max`);
+  return { ref: fields.ref, mode };
 }
 
 /** Parses `os/arch[/variant]`. */
