@@ -5,33 +5,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { digestFromOutput, docker, dockerUnavailableReason, run, startRegistry, type RunningRegistry } from '../e2e/harness.js';
+import { after, before, describe, test } from 'node:test';
+import { digestFromOutput, docker, dockerUnavailableReason, run } from '../e2e/harness.js';
 import { tarFiles } from '../support/tar-reading.js';
 import type { CommandResult } from '../support/wharf-process.js';
-import {
-  assertBuilt,
-  BASE_IMAGE,
-  buildArgs,
-  buildkitBuild,
-  dockerLoad,
-  dockerRun,
-  ensureBaseImage,
-  fileListing,
-  fixture,
-  historyAsEngine,
-  historyOf,
-  IMAGE_PREFIX,
-  inspectConfig,
-  removeImages,
-  savedImage,
-  startFileServer,
-  stepOutcomes,
-  TempDirs,
-  under,
-  wharfBuild,
-  type SavedImage,
-} from './build-harness.js';
+import { BuildComparison, type BuiltImage } from './build-comparison.js';
+import { assertBuilt, buildArgs, dockerRun, fixture, historyOf, startFileServer, stepOutcomes, TempDirs, wharfBuild, type SavedImage } from './build-harness.js';
 
 const unavailable = await dockerUnavailableReason();
 if (unavailable) console.log(`# skipping wharf build end-to-end tests that need docker: ${unavailable}`);
@@ -44,117 +23,23 @@ const REMOTE_FILES = {
   '/tampered/files/remote.txt': 'not what the checksum says\n',
 };
 
-/** One image, built and loaded into the engine, with what the tests compare. */
-interface BuiltImage {
-  readonly image: string;
-  readonly output: string;
-  readonly config: Record<string, unknown>;
-  readonly saved: SavedImage;
-  listing(): Promise<string[]>;
-}
-
 describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
-  let registry: RunningRegistry;
+  const builds = new BuildComparison();
   let files: Awaited<ReturnType<typeof startFileServer>>;
-  /** The base image as wharf (and BuildKit) pull it from the registry under test. */
-  let base: string;
-  const temps = new TempDirs();
-  const images = new Set<string>();
 
   before(async () => {
-    await ensureBaseImage();
-    registry = await startRegistry();
-    base = `${registry.host}/base/busybox:latest`;
-    await docker(['tag', BASE_IMAGE, base]);
-    images.add(base);
-    await docker(['push', base]);
+    await builds.start();
     files = await startFileServer(REMOTE_FILES);
   });
 
   after(async () => {
-    // WHARF_BUILD_E2E_KEEP=1 leaves the images in the engine, to look at after a failure.
-    if (process.env.WHARF_BUILD_E2E_KEEP !== '1') await removeImages(images);
     await files?.close();
-    await registry?.stop();
-    await temps.removeAll();
+    await builds.stop();
   });
 
-  async function describeImage(image: string, output: string): Promise<BuiltImage> {
-    const [config, saved] = await Promise.all([inspectConfig(image), savedImage(image)]);
-    let listing: Promise<string[]> | undefined;
-    return { image, output, config, saved, listing: () => (listing ??= fileListing(image)) };
-  }
-
-  interface BuildSpec {
-    /** Names the images; defaults to the fixture name. */
-    readonly label?: string;
-    readonly context?: string;
-    readonly args?: Readonly<Record<string, string>>;
-    readonly target?: string;
-    /** wharf's image name (default wharf-build-test/wharf-LABEL). */
-    readonly tag?: string;
-  }
-
-  /** `wharf build` of a fixture into a docker archive, loaded into the engine. */
-  async function wharfImage(name: string, spec: BuildSpec = {}, extra: readonly string[] = []): Promise<BuiltImage> {
-    const root = await temps.make();
-    const archive = join(root, 'image.tar');
-    const tag = spec.tag ?? `${IMAGE_PREFIX}/wharf-${spec.label ?? name}:latest`;
-    const result = assertBuilt(
-      await wharfBuild([
-        '--root', join(root, 'state'), '--progress', 'plain', '-t', tag, '--output', `type=docker,dest=${archive}`,
-        ...buildArgs({ BASE: base, ...spec.args }), ...(spec.target ? ['--target', spec.target] : []), ...extra,
-        spec.context ?? fixture(name),
-      ]),
-      name,
-    );
-    images.add(tag);
-    assert.equal(await dockerLoad(archive), tag);
-    return describeImage(tag, result.stderr);
-  }
-
-  /** The same fixture built by the engine's BuildKit. */
-  async function buildkitImage(name: string, spec: BuildSpec = {}): Promise<BuiltImage> {
-    const tag = `${IMAGE_PREFIX}/buildkit-${spec.label ?? name}:latest`;
-    const output = await buildkitBuild(spec.context ?? fixture(name), tag, { BASE: base, ...spec.args }, spec.target ? ['--target', spec.target] : []);
-    images.add(tag);
-    return describeImage(tag, output);
-  }
-
-  async function buildBoth(name: string, spec: BuildSpec = {}): Promise<{ wharf: BuiltImage; buildkit: BuiltImage }> {
-    const [wharf, buildkit] = await Promise.all([wharfImage(name, spec), buildkitImage(name, spec)]);
-    return { wharf, buildkit };
-  }
-
-  interface Comparison {
-    /** Compare the file trees (default true), or only these paths and what is under them. */
-    readonly files?: boolean | readonly string[];
-    /** Compare history after these many entries of wharf's and BuildKit's (to leave out a base image's, compared elsewhere). */
-    readonly historyAfter?: { readonly wharf: number; readonly buildkit: number };
-  }
-
-  /** Subtests: config, history and file tree of wharf's image equal BuildKit's. */
-  async function compareWithBuildKit(t: TestContext, { wharf, buildkit }: { wharf: BuiltImage; buildkit: BuiltImage }, { files = true, historyAfter }: Comparison = {}): Promise<void> {
-    await t.test('image config matches BuildKit', () => {
-      assert.deepEqual(wharf.config, buildkit.config);
-      assert.equal(wharf.saved.config.author, buildkit.saved.config.author);
-    });
-    await t.test('history (created_by, empty_layer) matches BuildKit', () => {
-      const engine = historyOf(buildkit.saved).slice(historyAfter?.buildkit ?? 0);
-      assert.deepEqual(historyAsEngine(historyOf(wharf.saved).slice(historyAfter?.wharf ?? 0), engine), engine);
-      if (!historyAfter) assert.equal(wharf.saved.config.rootfs.diff_ids.length, buildkit.saved.config.rootfs.diff_ids.length, 'layer count');
-    });
-    if (files) {
-      await t.test('file tree matches BuildKit', async () => {
-        const pick = (listing: string[]) => (files === true ? listing : under(listing, ...files));
-        assert.deepEqual(pick(await wharf.listing()), pick(await buildkit.listing()));
-      });
-    }
-  }
-
   test('COPY: files, directories, wildcards and destination rules', async (t) => {
-    const both = await buildBoth('copy-basics');
-    await compareWithBuildKit(t, both);
+    const both = await builds.both('copy-basics');
+    await builds.compare(t, both);
     const listing = await both.wharf.listing();
     const paths = listing.map((line) => line.replace(/ \d+ \d+:\d+ .*$/, ''));
     for (const path of [
@@ -201,15 +86,15 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   });
 
   test('.dockerignore: patterns, ** and ! exceptions decide what COPY . sees', async (t) => {
-    const both = await buildBoth('dockerignore');
-    await compareWithBuildKit(t, both);
+    const both = await builds.both('dockerignore');
+    await builds.compare(t, both);
     const copied = (await both.wharf.listing()).filter((line) => line.startsWith('/ctx/') && / file /.test(line)).map((line) => line.split(' ')[0]);
     assert.deepEqual(copied, ['/ctx/app.txt', '/ctx/docs/drafts/x.md', '/ctx/docs/guide.md', '/ctx/keep.log', '/ctx/logs/important.log', '/ctx/secret/public.txt']);
   });
 
   test('COPY --chown by number and by name from the base image, and --chmod', async (t) => {
-    const both = await buildBoth('chown-chmod');
-    await compareWithBuildKit(t, both);
+    const both = await builds.both('chown-chmod');
+    await builds.compare(t, both);
     const listing = await both.wharf.listing();
     const line = (path: string) => listing.find((entry) => entry.startsWith(`${path} `)) ?? `${path} missing`;
     assert.match(line('/numeric/file.txt'), / 644 1000:1000 file /);
@@ -231,8 +116,8 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   });
 
   test('multi-stage: COPY --from by name and index, unused stages are never built, --target', async (t) => {
-    const both = await buildBoth('multi-stage');
-    await compareWithBuildKit(t, both);
+    const both = await builds.both('multi-stage');
+    await builds.compare(t, both);
     assert.doesNotMatch(both.wharf.output, /this-file-does-not-exist|broken/, 'the unused stage was built');
     const listing = await both.wharf.listing();
     for (const path of ['/final/a.txt', '/final/all/a.txt', '/final/all/b.txt', '/final/all/dir/x.txt', '/final/by-index/y.txt', '/final/wild/x.txt']) {
@@ -245,14 +130,14 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
     });
 
     await t.test('--target builds the named stage and what it needs', async (t) => {
-      const target = await buildBoth('multi-stage', { label: 'multi-stage-builder', target: 'builder' });
-      await compareWithBuildKit(t, target, { files: false });
+      const target = await builds.both('multi-stage', { label: 'multi-stage-builder', target: 'builder' });
+      await builds.compare(t, target, { files: false });
       assert.equal(await dockerRun(target.wharf.image), 'builder\n');
-      assert.deepEqual(stepOutcomes(target.wharf.output).map((step) => step.name), [`[1/3] FROM ${base}`, '[2/3] COPY a.txt /out/a.txt', '[3/3] COPY dir /out/dir/']);
+      assert.deepEqual(stepOutcomes(target.wharf.output).map((step) => step.name), [`[1/3] FROM ${builds.base}`, '[2/3] COPY a.txt /out/a.txt', '[3/3] COPY dir /out/dir/']);
     });
     await t.test('--target of the broken stage fails on its COPY', async () => {
-      const root = await temps.make();
-      const result = await wharfBuild(['--root', root, '-q', ...buildArgs({ BASE: base }), '--target', 'broken', fixture('multi-stage')]);
+      const root = await builds.temps.make();
+      const result = await wharfBuild(['--root', root, '-q', ...buildArgs({ BASE: builds.base }), '--target', 'broken', fixture('multi-stage')]);
       assert.equal(result.code, 1);
       assert.match(result.stderr, /Dockerfile:9: .*this-file-does-not-exist\.txt/);
     });
@@ -260,8 +145,8 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
 
   test('ARG before FROM, ARG defaults, --build-arg and ENV from ARG', async (t) => {
     const args = { NAME: 'wharf', VERSION: '1.2' };
-    const both = await buildBoth('args', { args });
-    await compareWithBuildKit(t, both);
+    const both = await builds.both('args', { args });
+    await builds.compare(t, both);
     const env = both.wharf.config.Env as string[];
     assert.ok(env.includes('MESSAGE=hello wharf'), env.join(' '));
     assert.ok(env.includes('VERSION=1.2'));
@@ -275,8 +160,8 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
     });
 
     await t.test('without build args the defaults apply, and an unused --build-arg is a warning', async () => {
-      const root = await temps.make();
-      const result = assertBuilt(await wharfBuild(['--root', root, '--progress', 'plain', '--output', `type=docker,dest=${join(root, 'image.tar')}`, ...buildArgs({ BASE: base, UNUSED: 'x' }), fixture('args')]), 'args');
+      const root = await builds.temps.make();
+      const result = assertBuilt(await wharfBuild(['--root', root, '--progress', 'plain', '--output', `type=docker,dest=${join(root, 'image.tar')}`, ...buildArgs({ BASE: builds.base, UNUSED: 'x' }), fixture('args')]), 'args');
       assert.match(result.stderr, /^WARNING: one or more build-args \[UNUSED\] were not consumed$/m);
       const archive = await tarFiles(await readFile(join(root, 'image.tar')));
       const manifest = JSON.parse(archive.get('manifest.json')!.toString()) as { Config: string }[];
@@ -290,9 +175,9 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   /** The metadata fixture, built once: wharf's is also pushed, as the base of onbuild-child. */
   function metadataBuild() {
     metadataImages ??= (async () => {
-      const pushed = `${registry.host}/app/metadata:1`;
-      const [wharf, buildkit] = await Promise.all([wharfImage('metadata', { tag: pushed }, ['--push']), buildkitImage('metadata')]);
-      images.add(pushed);
+      const pushed = `${builds.registry.host}/app/metadata:1`;
+      const [wharf, buildkit] = await Promise.all([builds.wharf('metadata', { tag: pushed }, ['--push']), builds.buildkit('metadata')]);
+      builds.images.add(pushed);
       return { wharf, buildkit, pushed };
     })();
     return metadataImages;
@@ -300,7 +185,7 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
 
   test('ENV LABEL EXPOSE VOLUME USER WORKDIR SHELL CMD HEALTHCHECK STOPSIGNAL ONBUILD set the config as BuildKit does', async (t) => {
     const both = await metadataBuild();
-    await compareWithBuildKit(t, both);
+    await builds.compare(t, both);
     const config = both.wharf.config;
     assert.deepEqual(config.ExposedPorts, { '80/tcp': {}, '443/tcp': {}, '53/udp': {}, '8080/tcp': {} });
     assert.deepEqual(config.Volumes, { '/data': {}, '/cache': {}, '/logs': {} });
@@ -332,11 +217,11 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   test('ONBUILD triggers run in a build FROM the image', async (t) => {
     const parent = await metadataBuild();
     const [wharf, buildkit] = await Promise.all([
-      wharfImage('onbuild-child', { args: { PARENT: parent.pushed } }),
-      buildkitImage('onbuild-child', { args: { PARENT: parent.buildkit.image } }),
+      builds.wharf('onbuild-child', { args: { PARENT: parent.pushed } }),
+      builds.buildkit('onbuild-child', { args: { PARENT: parent.buildkit.image } }),
     ]);
     // The parent's own differences are the metadata test's: here only what the child adds.
-    await compareWithBuildKit(t, { wharf, buildkit }, {
+    await builds.compare(t, { wharf, buildkit }, {
       files: ['/triggered.txt'],
       historyAfter: { wharf: parent.wharf.saved.config.history!.length, buildkit: parent.buildkit.saved.config.history!.length },
     });
@@ -348,16 +233,16 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   test('ENTRYPOINT drops an inherited CMD, keeps one set in the Dockerfile', async (t) => {
     for (const target of ['drops-cmd', 'with-cmd', undefined]) {
       await t.test(`target ${target ?? '(last stage)'}`, async (t) => {
-        const both = await buildBoth('entrypoint', { label: `entrypoint-${target ?? 'last'}`, target });
-        await compareWithBuildKit(t, both, { files: false });
+        const both = await builds.both('entrypoint', { label: `entrypoint-${target ?? 'last'}`, target });
+        await builds.compare(t, both, { files: false });
         assert.equal(await dockerRun(both.wharf.image), await dockerRun(both.buildkit.image));
       });
     }
   });
 
   test('ADD extracts a local tar.gz and downloads a URL; COPY does not extract', async (t) => {
-    const both = await buildBoth('add-archive', { args: { SERVER: files.url } });
-    await compareWithBuildKit(t, both);
+    const both = await builds.both('add-archive', { args: { SERVER: files.url } });
+    await builds.compare(t, both);
     const listing = await both.wharf.listing();
     const line = (path: string) => listing.find((entry) => entry.startsWith(`${path} `)) ?? `${path} missing`;
     assert.match(line('/opt/pkg/readme.txt'), / 644 0:0 file 17 /);
@@ -376,10 +261,10 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   test('ADD --checksum accepts the right download and refuses another', async (t) => {
     const pinned = createHash('sha256').update(REMOTE_TEXT).digest('hex');
     assert.match(await readFile(join(fixture('add-checksum'), 'Dockerfile'), 'utf8'), new RegExp(`--checksum=sha256:${pinned} `));
-    const wharf = await wharfImage('add-checksum', { args: { SERVER: files.url } });
+    const wharf = await builds.wharf('add-checksum', { args: { SERVER: files.url } });
     assert.equal(await dockerRun(wharf.image), REMOTE_TEXT);
-    const root = await temps.make();
-    const result = await wharfBuild(['--root', root, '-q', ...buildArgs({ BASE: base, SERVER: `${files.url}/tampered` }), fixture('add-checksum')]);
+    const root = await builds.temps.make();
+    const result = await wharfBuild(['--root', root, '-q', ...buildArgs({ BASE: builds.base, SERVER: `${files.url}/tampered` }), fixture('add-checksum')]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^wharf build: .*Dockerfile:5: .*checksum/);
     assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
@@ -389,7 +274,7 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   });
 
   test('COPY from heredocs (BuildKit here is too old for them: checked by running)', async () => {
-    const wharf = await wharfImage('heredoc');
+    const wharf = await builds.wharf('heredoc');
     assert.equal(await dockerRun(wharf.image), 'greetings\n');
     assert.equal(await dockerRun(wharf.image, ['-c', 'cat /etc/motd /etc/app/RAW /etc/app/app.conf'], ['--entrypoint', '/bin/sh']), 'hello from a heredoc\nkeep $literal\nport = 80\n');
     const listing = await wharf.listing();
@@ -408,14 +293,14 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
     let root: string;
     const build = async (...extra: string[]) => {
       const iidfile = join(root, 'iid');
-      const result = assertBuilt(await wharfBuild(['--root', join(root, 'state'), '--progress', 'plain', '--iidfile', iidfile, ...buildArgs({ BASE: base }), ...extra, context]), 'cache');
+      const result = assertBuilt(await wharfBuild(['--root', join(root, 'state'), '--progress', 'plain', '--iidfile', iidfile, ...buildArgs({ BASE: builds.base }), ...extra, context]), 'cache');
       return { steps: stepOutcomes(result.stderr), id: (await readFile(iidfile, 'utf8')).trim(), output: result.stderr };
     };
     const outcomes = (steps: { name: string; outcome: string }[]) => steps.filter((step) => !/\] FROM /.test(step.name)).map((step) => `${step.name.replace(/^\[\d+\/\d+\] /, '')}: ${step.outcome}`);
 
     before(async () => {
-      context = await temps.copyOf('cache');
-      root = await temps.make();
+      context = await builds.temps.copyOf('cache');
+      root = await builds.temps.make();
     });
 
     test('a second build hits the cache for every step and gives the same image ID', async () => {
@@ -466,11 +351,11 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   test('SOURCE_DATE_EPOCH: two builds with separate roots and context copies give the same image ID', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const context = await temps.copyOf('copy-basics');
-      const root = await temps.make();
+      const context = await builds.temps.copyOf('copy-basics');
+      const root = await builds.temps.make();
       const iidfile = join(root, 'iid');
       const oci = join(root, 'image.oci.tar');
-      assertBuilt(await wharfBuild(['--root', join(root, 'state'), '-q', '--iidfile', iidfile, '--output', `type=oci,dest=${oci}`, ...buildArgs({ BASE: base }), context], { SOURCE_DATE_EPOCH: '1700000000' }), 'reproducible');
+      assertBuilt(await wharfBuild(['--root', join(root, 'state'), '-q', '--iidfile', iidfile, '--output', `type=oci,dest=${oci}`, ...buildArgs({ BASE: builds.base }), context], { SOURCE_DATE_EPOCH: '1700000000' }), 'reproducible');
       ids.push((await readFile(iidfile, 'utf8')).trim());
       if (i === 0) {
         const config = JSON.parse((await run('skopeo', ['inspect', '--config', `oci-archive:${oci}`])).stdout) as SavedImage['config'];
@@ -484,12 +369,12 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   });
 
   test('--push, then docker pull and run; --metadata-file has the pushed digest', async () => {
-    const root = await temps.make();
-    const tag = `${registry.host}/app/demo:1`;
+    const root = await builds.temps.make();
+    const tag = `${builds.registry.host}/app/demo:1`;
     const metadataFile = join(root, 'metadata.json');
     const iidfile = join(root, 'iid');
-    assertBuilt(await wharfBuild(['--root', root, '-q', '-t', tag, '--push', '--metadata-file', metadataFile, '--iidfile', iidfile, ...buildArgs({ BASE: base }), fixture('copy-basics')]), 'push');
-    images.add(tag);
+    assertBuilt(await wharfBuild(['--root', root, '-q', '-t', tag, '--push', '--metadata-file', metadataFile, '--iidfile', iidfile, ...buildArgs({ BASE: builds.base }), fixture('copy-basics')]), 'push');
+    builds.images.add(tag);
     const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, string>;
     await docker(['rmi', '-f', tag]).catch(() => {});
     const pulled = await docker(['pull', tag]);
@@ -502,10 +387,10 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
   });
 
   test('--output type=oci writes an archive skopeo reads', async () => {
-    const root = await temps.make();
+    const root = await builds.temps.make();
     const dest = join(root, 'image.oci.tar');
     const iidfile = join(root, 'iid');
-    assertBuilt(await wharfBuild(['--root', root, '-q', '-t', 'example.com/app/oci:2', '--iidfile', iidfile, '--output', `type=oci,dest=${dest}`, ...buildArgs({ BASE: base }), fixture('cache')]), 'oci');
+    assertBuilt(await wharfBuild(['--root', root, '-q', '-t', 'example.com/app/oci:2', '--iidfile', iidfile, '--output', `type=oci,dest=${dest}`, ...buildArgs({ BASE: builds.base }), fixture('cache')]), 'oci');
     const inspected = JSON.parse((await run('skopeo', ['inspect', `oci-archive:${dest}`])).stdout) as { Layers: string[]; Architecture: string; Os: string };
     assert.equal(inspected.Os, 'linux');
     assert.equal(inspected.Layers.length, 5, 'base + three COPY layers + WORKDIR');
