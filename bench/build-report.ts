@@ -26,12 +26,15 @@ interface Pairing {
   wharf: BuildSeries;
   buildkit: BuildSeries;
   header: string;
+  /** Like for like, so held to the goal: an image in the builder's store, or a loadable archive on both sides. */
+  goal: boolean;
 }
 
 const PAIRINGS: readonly Pairing[] = [
-  { wharf: 'wharf', buildkit: 'buildkit', header: 'wharf / BuildKit' },
-  { wharf: 'wharf-archive', buildkit: 'buildkit-save', header: 'wharf+archive / BuildKit+save' },
-  { wharf: 'wharf-archive', buildkit: 'buildkit', header: 'wharf+archive / BuildKit' },
+  { wharf: 'wharf', buildkit: 'buildkit', header: 'wharf / BuildKit', goal: true },
+  { wharf: 'wharf-archive', buildkit: 'buildkit-save', header: 'wharf+archive / BuildKit+save', goal: true },
+  // For information: wharf writes a whole archive where BuildKit leaves the image in the engine.
+  { wharf: 'wharf-archive', buildkit: 'buildkit', header: 'wharf+archive / BuildKit', goal: false },
 ];
 
 function seconds(measurements: BuildMeasurements, key: string, series: BuildSeries): number {
@@ -43,14 +46,14 @@ function ratio(measurements: BuildMeasurements, key: string, pairing: Pairing): 
 }
 
 function status(ratios: readonly number[]): string {
-  const known = ratios.filter((r) => Number.isFinite(r));
+  const known = ratios.filter((r, i) => PAIRINGS[i]!.goal && Number.isFinite(r));
   if (known.length === 0) return 'n/a';
   return known.every((r) => r <= GOAL) ? 'met' : 'NOT MET';
 }
 
-/** Medians of wall seconds and every ratio, one row per scenario; the goal column covers every ratio in the row. */
-export function buildSummaryTable(measurements: BuildMeasurements): string {
-  const body = SCENARIOS.map((scenario) => {
+/** One row per scenario: its label, medians of wall seconds and every ratio, and the goal's status over the like-for-like ratios. */
+function scenarioRows(measurements: BuildMeasurements, goalText: (status: string) => string): string[][] {
+  return SCENARIOS.map((scenario) => {
     const ratios = PAIRINGS.map((pairing) => ratio(measurements, scenario.key, pairing));
     return [
       scenario.label,
@@ -61,9 +64,14 @@ export function buildSummaryTable(measurements: BuildMeasurements): string {
       fmt(seconds(measurements, scenario.key, 'wharf-archive'), 2),
       ratioText(ratios[1]!),
       ratioText(ratios[2]!),
-      `≤ ${GOAL.toFixed(1)}x ${status(ratios)}`,
+      goalText(status(ratios)),
     ];
   });
+}
+
+/** Medians of wall seconds and every ratio, one row per scenario; the goal column covers the like-for-like ratios. */
+export function buildSummaryTable(measurements: BuildMeasurements): string {
+  const body = scenarioRows(measurements, (state) => `≤ ${GOAL.toFixed(1)}x ${state}`);
   const header = ['wall seconds, median', 'BuildKit', 'wharf', PAIRINGS[0]!.header, 'BuildKit+save', 'wharf+archive', PAIRINGS[1]!.header, PAIRINGS[2]!.header, 'goal'];
   return textTable(header, body);
 }
@@ -84,25 +92,11 @@ export function buildMarkdownTable(measurements: BuildMeasurements): string {
     '| Scenario (wall time, s) | BuildKit | Wharf | Wharf / BuildKit | BuildKit + `docker save` | Wharf + docker archive | Wharf + archive / BuildKit + save | Wharf + archive / BuildKit | Goal |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const scenario of SCENARIOS) {
-    const ratios = PAIRINGS.map((pairing) => ratio(measurements, scenario.key, pairing));
-    const cells = [
-      scenario.label,
-      fmt(seconds(measurements, scenario.key, 'buildkit'), 2),
-      fmt(seconds(measurements, scenario.key, 'wharf'), 2),
-      ratioText(ratios[0]!),
-      fmt(seconds(measurements, scenario.key, 'buildkit-save'), 2),
-      fmt(seconds(measurements, scenario.key, 'wharf-archive'), 2),
-      ratioText(ratios[1]!),
-      ratioText(ratios[2]!),
-      `≤ ${GOAL.toFixed(1)}x (${status(ratios)})`,
-    ];
-    lines.push(`| ${cells.join(' | ')} |`);
-  }
+  for (const cells of scenarioRows(measurements, (state) => `≤ ${GOAL.toFixed(1)}x (${state})`)) lines.push(`| ${cells.join(' | ')} |`);
   return lines.join('\n');
 }
 
-/** Whether every ratio with data on both sides is within the goal. */
+/** Whether every like-for-like ratio with data on both sides is within the goal. */
 export function buildGoalsMet(measurements: BuildMeasurements): boolean {
-  return SCENARIOS.every((scenario) => PAIRINGS.every((pairing) => !(ratio(measurements, scenario.key, pairing) > GOAL)));
+  return SCENARIOS.every((scenario) => PAIRINGS.every((pairing) => !pairing.goal || !(ratio(measurements, scenario.key, pairing) > GOAL)));
 }
