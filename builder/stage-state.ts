@@ -1,8 +1,8 @@
 import type { Digest } from '../shared/digest.js';
-import type { KeyedStep } from './cache/build-cache.js';
 import type { Layer } from '../shared/image.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../shared/image-config.js';
 import type { Platform } from '../shared/oci.js';
+import type { KeyedStep } from './cache/build-cache.js';
 import type { EnvLookup } from './frontend/index.js';
 
 /** Docker's PATH for Linux images whose base sets none, as BuildKit adds it. */
