@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Platform } from '../shared/oci.js';
+import { parseImageReference, ReferenceParseError } from '../shared/reference.js';
 
 /** Where a build's image goes besides (or instead of) the registry. */
 export type BuildOutput = { readonly type: 'docker'; readonly dest: string } | { readonly type: 'oci'; readonly dest: string };
@@ -203,6 +204,12 @@ function parseRegistryCache(spec: string, flag: string): RegistryCacheSpec {
   const fields = Object.fromEntries(spec.split(',').map((field) => keyValue(field, flag)));
   if (fields.type !== 'registry') throw new BuildUsageError(`${flag} "${spec}": only type=registry is supported`);
   if (!fields.ref) throw new BuildUsageError(`${flag} "${spec}": needs ref=HOST/REPO:TAG`);
+  try {
+    parseImageReference(fields.ref);
+  } catch (error) {
+    if (!(error instanceof ReferenceParseError)) throw error;
+    throw new BuildUsageError(`${flag} "${spec}": ${error.message}`);
+  }
   const mode = fields.mode ?? 'min';
   if (mode !== 'min' && mode !== 'max') throw new BuildUsageError(`${flag} "${spec}": mode must be min or max`);
   return { ref: fields.ref, mode };

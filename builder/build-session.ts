@@ -4,6 +4,7 @@ import type { HistoryEntry } from '../shared/image-config.js';
 import type { BuildOptions } from './build-options.js';
 import type { BuildCache, CachedStep } from './cache/build-cache.js';
 import type { ContextDigestCache } from './cache/context-digest-cache.js';
+import type { ImportedBuildCache } from './cache/registry/cache-import.js';
 import type { SourceTree } from './context/build-context.js';
 import type { Progress } from './progress.js';
 import type { StageState } from './stage-state.js';
@@ -26,6 +27,8 @@ export interface BuildSession {
   readonly escapeToken: string;
   readonly store: ContentStore;
   readonly cache: BuildCache;
+  /** The `--cache-from` caches, consulted after the local one. */
+  readonly importedCache: ImportedBuildCache;
   readonly contextDigests: ContextDigestCache;
   readonly progress: Progress;
   readonly context: SourceTree;
@@ -46,8 +49,9 @@ export function historyTime(session: BuildSession): string {
 }
 
 /**
- * Runs a step through the cache: returns the cached result for `key` unless --no-cache, else runs
- * `execute` and records its result. The step's key (and, unless told otherwise, its history entry) are added to the stage.
+ * Runs a step through the cache: returns the cached result for `key` unless --no-cache (the local
+ * cache's, else an imported cache's, recorded locally), else runs `execute` and records its result.
+ * The step (and, unless told otherwise, its history entry) are added to the stage.
  */
 export async function cachedStep(
   session: BuildSession,
@@ -57,12 +61,14 @@ export async function cachedStep(
   execute: () => Promise<Pick<CachedStep, 'layer'>>,
   { history = true }: { history?: boolean } = {},
 ): Promise<{ step: CachedStep; cached: boolean }> {
-  const hit = session.options.noCache ? undefined : session.cache.get(key);
-  const usable = hit && (!hit.layer || (await session.store.has(hit.layer.descriptor.digest)));
-  const step: CachedStep = usable ? hit : { ...(await execute()), created: historyTime(session) };
+  const local = session.options.noCache ? undefined : session.cache.get(key);
+  const usable = local && (!local.layer || (await session.store.has(local.layer.descriptor.digest))) ? local : undefined;
+  const hit = usable ?? (session.options.noCache ? undefined : await session.importedCache.stepFor(key));
+  const step: CachedStep = hit ?? { ...(await execute()), created: historyTime(session) };
   if (!usable) session.cache.put(key, step);
   const entry: HistoryEntry = { created: step.created, created_by: createdBy, comment: HISTORY_COMMENT, ...(step.layer ? {} : { empty_layer: true }) };
   if (history) state.history.push(entry);
   state.key = key;
-  return { step, cached: Boolean(usable) };
+  state.steps.push({ key, ...step });
+  return { step, cached: hit !== undefined };
 }

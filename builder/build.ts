@@ -16,6 +16,8 @@ import { BuildStepError, type BuildSession } from './build-session.js';
 import { BuildCache } from './cache/build-cache.js';
 import { cacheKey } from './cache/cache-key.js';
 import { ContextDigestCache } from './cache/context-digest-cache.js';
+import { exportBuildCaches } from './cache/registry/cache-export.js';
+import { ImportedBuildCache } from './cache/registry/cache-import.js';
 import { SourceTree } from './context/build-context.js';
 import { dispatchInstruction, isStep, type DispatchScope } from './dispatch/dispatch.js';
 import { writeDockerArchive } from './export/docker-archive.js';
@@ -72,6 +74,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
     const stageOf = stageResolver(nodes);
     const results = new Map<number, Promise<StageState>>();
     const rootfsDir = join(options.root, 'rootfs');
+    const importedCache = await ImportedBuildCache.load(options.noCache ? [] : options.cacheFrom, client, store, progress);
 
     const session: BuildSession = {
       options,
@@ -79,6 +82,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       escapeToken: parsed.escapeToken,
       store,
       cache,
+      importedCache,
       contextDigests,
       progress,
       context: SourceTree.context(options.context, await dockerignoreFor(options.context, options.dockerfile)),
@@ -143,7 +147,12 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
     if (unused.length > 0) warnings.push(`one or more build-args [${unused.join(' ')}] were not consumed`);
 
     const config = finalConfig(final, options);
-    return { ...(await exportImage(config, final.layers, options, store, client)), warnings };
+    const exported = await exportImage(config, final.layers, options, store, client);
+    const stages = await Promise.all(needed.map((node) => results.get(node.index)!));
+    // Pushed tags on the cache's registry already hold its layers: mounting them saves the upload.
+    const mountFrom = options.push ? parseImageReference(options.tags[0]!) : undefined;
+    await exportBuildCaches(options.cacheTo, { final: final.steps, all: stages.map((stage) => stage.steps) }, { client, store, progress, mountFrom });
+    return { ...exported, warnings: [...warnings, ...importedCache.warnings] };
   } finally {
     cache.close();
     contextDigests.close();
@@ -167,7 +176,7 @@ async function stageBase(
   if (parent) {
     const built = await results.get(parent.index)!;
     const config = built.imageConfig();
-    return { state: new StageState(label, options.platform, config, built.layers, built.key), triggers: config.config.OnBuild ?? [] };
+    return { state: new StageState(label, options.platform, config, built.layers, built.key, built.steps), triggers: config.config.OnBuild ?? [] };
   }
   const image = await pullImage(client, parseImageReference(node.base), options.platform, store);
   const state = new StageState(label, options.platform, image.config, image.layers, cacheKey('FROM', image.digest));

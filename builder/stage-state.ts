@@ -2,6 +2,7 @@ import type { Digest } from '../shared/digest.js';
 import type { Layer } from '../shared/image.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../shared/image-config.js';
 import type { Platform } from '../shared/oci.js';
+import type { KeyedStep } from './cache/build-cache.js';
 import type { EnvLookup } from './frontend/index.js';
 
 /** Docker's PATH for Linux images whose base sets none, as BuildKit adds it. */
@@ -21,6 +22,8 @@ export class StageState {
   readonly args = new Map<string, string>();
   /** The cache key of the stage so far: its base and every instruction dispatched. */
   key: Digest;
+  /** The steps that made this stage, a parent stage's first: what `--cache-to` exports. */
+  readonly steps: KeyedStep[];
   /** MAINTAINER's value: the config's `author`. */
   author?: string;
 
@@ -30,6 +33,7 @@ export class StageState {
     base: ImageConfig | undefined,
     baseLayers: readonly Layer[],
     baseKey: Digest,
+    baseSteps: readonly KeyedStep[] = [],
   ) {
     this.config = { ...(base?.config ?? {}) };
     // The base image's triggers run in this build (see dispatchFrom); the new image starts without them.
@@ -38,6 +42,7 @@ export class StageState {
     this.layers = [...baseLayers];
     this.history = [...(base?.history ?? [])];
     this.key = baseKey;
+    this.steps = [...baseSteps];
     // The base's author stays unless MAINTAINER sets another, as in Docker.
     this.author = base?.author;
   }

@@ -9,6 +9,11 @@ export interface CachedStep {
   readonly created: string;
 }
 
+/** A step as one build used it (run or cached): its cache key and result, what a registry cache exports. */
+export interface KeyedStep extends CachedStep {
+  readonly key: Digest;
+}
+
 /**
  * The build cache index: step cache key → result, in SQLite inside the build root; layer bytes
  * live in the build root's content store. A row is written only after its layer is stored, and one

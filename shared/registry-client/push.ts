@@ -6,6 +6,9 @@ import type { ImageReference } from '../reference.js';
 import type { BlobUploadOutcome, RegistryClient, RemoteRepository } from './client.js';
 import { mapConcurrently } from '../concurrency.js';
 
+/** What a push needs of an image: manifest, config bytes and layers. An artifact's config need not be an image config. */
+export type PushableImage = Pick<Image, 'manifest' | 'rawManifest' | 'digest' | 'mediaType' | 'rawConfig' | 'layers'>;
+
 export interface PushOptions {
   /** Blob uploads in flight at once; default 4. */
   readonly concurrency?: number;
@@ -26,7 +29,7 @@ export interface PushOptions {
  */
 export async function pushImage(
   client: RegistryClient,
-  image: Image,
+  image: PushableImage,
   refs: ImageReference | readonly ImageReference[],
   options: PushOptions = {},
 ): Promise<Digest> {
@@ -53,7 +56,7 @@ export async function pushImage(
   return image.digest;
 }
 
-async function pushBlobs(client: RegistryClient, image: Image, repo: RemoteRepository, mountFrom: string | undefined, options: PushOptions): Promise<void> {
+async function pushBlobs(client: RegistryClient, image: PushableImage, repo: RemoteRepository, mountFrom: string | undefined, options: PushOptions): Promise<void> {
   const blobs = new Map<Digest, { descriptor: Descriptor; open: () => Promise<Readable> }>();
   blobs.set(image.manifest.config.digest, { descriptor: image.manifest.config, open: async () => Readable.from([image.rawConfig]) });
   // An image may list the same layer twice (two identical steps); it is uploaded once.

@@ -106,7 +106,7 @@ async function pullManifestBlobs(
 }
 
 /** Stores a blob, verified against its digest and size, unless the store already has it. */
-async function downloadBlob(client: RegistryClient, repo: RemoteRepository, descriptor: Descriptor, store: ContentStore): Promise<void> {
+export async function downloadBlob(client: RegistryClient, repo: RemoteRepository, descriptor: Descriptor, store: ContentStore): Promise<void> {
   if (await store.has(descriptor.digest)) return;
   // A connection dropped mid-body fails the write; the retry downloads the blob again from the start.
   const { size } = await withRetry(client.retryPolicy, async () => store.write(await client.getBlob(repo, descriptor.digest), descriptor.digest));

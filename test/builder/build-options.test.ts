@@ -42,5 +42,6 @@ describe('wharf build options', () => {
     assert.throws(() => parse(['--cache-to', 'type=local,dest=x', '.']), /only type=registry/);
     assert.throws(() => parse(['--cache-to', 'type=registry', '.']), /needs ref=/);
     assert.throws(() => parse(['--cache-to', 'type=registry,ref=r,mode=all', '.']), /mode must be min or max/);
+    assert.throws(() => parse(['--cache-from', 'type=registry,ref=Host:5000/UPPER:x', '.']), /--cache-from .*invalid image reference/);
   });
 });

@@ -175,6 +175,8 @@ export function testImage(): Promise<string> {
 export interface StartOptions {
   /** Serve this existing storage directory (e.g. a stopped registry's) and leave it in place on stop(). */
   storage?: string;
+  /** Which server: wharf (default, or as WHARF_E2E_REGISTRY says) or CNCF distribution, for a test about talking to it. */
+  implementation?: 'wharf' | 'distribution';
 }
 
 /**
@@ -190,7 +192,7 @@ export async function startRegistry(options: StartOptions = {}): Promise<Running
   const cleanup = async () => {
     if (options.storage === undefined) await rm(storage, { recursive: true, force: true });
   };
-  const reference = process.env.WHARF_E2E_REGISTRY === 'distribution';
+  const reference = (options.implementation ?? (process.env.WHARF_E2E_REGISTRY === 'distribution' ? 'distribution' : 'wharf')) === 'distribution';
   let server: ServerProcess;
   try {
     // No --log-level: the server's default (one line per request) is what the logs on failure show.

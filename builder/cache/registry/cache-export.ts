@@ -1,0 +1,59 @@
+import type { ContentStore } from '../../../shared/content-store.js';
+import type { Digest } from '../../../shared/digest.js';
+import { StoredLayer } from '../../../shared/layer/stored-layer.js';
+import { MediaType } from '../../../shared/media-types.js';
+import { parseImageReference, type ImageReference } from '../../../shared/reference.js';
+import type { RegistryClient } from '../../../shared/registry-client/client.js';
+import { pushImage } from '../../../shared/registry-client/push.js';
+import type { RegistryCacheSpec } from '../../build-options.js';
+import type { Progress } from '../../progress.js';
+import type { KeyedStep } from '../build-cache.js';
+import { encodeBuildCache } from './cache-manifest.js';
+
+/**
+ * The steps a cache of `mode` holds, each once: min, the final stage's chain (what the image is
+ * made of); max, also every other stage built, so intermediate stages hit too, as BuildKit's mode=max.
+ */
+export function cacheStepsFor(mode: RegistryCacheSpec['mode'], finalStage: readonly KeyedStep[], allStages: readonly (readonly KeyedStep[])[]): KeyedStep[] {
+  const byKey = new Map<Digest, KeyedStep>();
+  for (const steps of mode === 'min' ? [finalStage] : [finalStage, ...allStages]) {
+    for (const step of steps) if (!byKey.has(step.key)) byKey.set(step.key, step);
+  }
+  return [...byKey.values()];
+}
+
+/** Pushes `steps` as a build cache manifest (layers read from `store`) to `ref`; returns its digest. */
+export async function pushBuildCache(
+  client: RegistryClient,
+  store: ContentStore,
+  ref: ImageReference,
+  steps: readonly KeyedStep[],
+  mountFrom?: ImageReference,
+): Promise<Digest> {
+  const encoded = encodeBuildCache(steps);
+  const layers = encoded.layers.map(({ descriptor, diffId }) => new StoredLayer(store, descriptor, diffId));
+  return pushImage(client, { ...encoded, mediaType: MediaType.OciManifest, layers }, ref, { mountFrom });
+}
+
+/**
+ * Exports the build cache to every `--cache-to`, each shown as a progress step. A failure fails the
+ * build with one line naming the ref: the user asked for the export, so it must not go missing quietly.
+ */
+export async function exportBuildCaches(
+  specs: readonly RegistryCacheSpec[],
+  stages: { readonly final: readonly KeyedStep[]; readonly all: readonly (readonly KeyedStep[])[] },
+  { client, store, progress, mountFrom }: { client: RegistryClient; store: ContentStore; progress: Progress; mountFrom?: ImageReference },
+): Promise<void> {
+  for (const spec of specs) {
+    const id = progress.start(`exporting cache to ${spec.ref} (mode=${spec.mode})`);
+    try {
+      const steps = cacheStepsFor(spec.mode, stages.final, stages.all);
+      const digest = await pushBuildCache(client, store, parseImageReference(spec.ref), steps, mountFrom);
+      progress.log(id, `${steps.length} steps, manifest ${digest}`);
+      progress.done(id);
+    } catch (error) {
+      progress.fail(id, (error as Error).message);
+      throw new Error(`exporting the build cache to ${spec.ref} failed: ${(error as Error).message}`);
+    }
+  }
+}
