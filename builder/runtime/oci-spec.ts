@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { ContainerUser } from './container-user.js';
 import { SANDBOX_HOSTNAME, type NetworkMode } from './network-files.js';
+import { BUILDKIT_OPEN_FILES } from './open-files-limit.js';
 
 /** A mount a RUN asks for on top of the standard ones (RUN --mount): a host path or a fresh tmpfs. */
 export type ContainerMount =
@@ -93,15 +94,15 @@ const MASKED_PATHS = [
 ];
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-/** BuildKit raises the open-files limit this far for RUN (Docker's default daemon ulimit is lower). */
-const OPEN_FILES_LIMIT = 1_048_576;
-
 /**
  * The OCI runtime config of one RUN: Docker's default container (namespaces, mounts, capabilities,
- * masked paths) with BuildKit's hostname and /etc files. The network namespace is the host's with
- * 'host'; with 'none' it is a new one, in which runc brings loopback up (as BuildKit's has it).
+ * masked paths) with BuildKit's hostname, /etc files and open-files limit (see openFilesLimit()).
+ * The network namespace is the host's with 'host'; with 'none' it is a new one, in which runc
+ * brings loopback up (as BuildKit's has it). No cgroupsPath: runc then names the container's
+ * cgroup after its id, below the builder's own (beside it on cgroup v2), so the builder's limits
+ * hold and containers of concurrent builds never share one.
  */
-export function ociSpec(process: ContainerProcess, paths: BundlePaths): RuntimeSpec {
+export function ociSpec(process: ContainerProcess, paths: BundlePaths, openFiles = BUILDKIT_OPEN_FILES): RuntimeSpec {
   const namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', ...(process.network === 'host' ? [] : ['network'])];
   // As execve would for a non-root user, and as BuildKit's and Docker's RUN show: no effective or
   // permitted capabilities unless uid 0, only the bounding set.
@@ -118,7 +119,7 @@ export function ociSpec(process: ContainerProcess, paths: BundlePaths): RuntimeS
         bounding: DEFAULT_CAPABILITIES,
         ...(root ? { effective: DEFAULT_CAPABILITIES, permitted: DEFAULT_CAPABILITIES } : {}),
       },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: OPEN_FILES_LIMIT, soft: OPEN_FILES_LIMIT }],
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: openFiles, soft: openFiles }],
       noNewPrivileges: false,
     },
     root: { path: paths.rootfs, readonly: false },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_CAPABILITIES, mountDestinations, ociSpec, type ContainerProcess } from '../../builder/runtime/oci-spec.js';
+import { allowedOpenFiles } from '../../builder/runtime/open-files-limit.js';
 
 const PATHS = { rootfs: '/build/rootfs', hosts: '/state/bundle/hosts', resolvConf: '/state/bundle/resolv.conf' };
 const PROCESS: ContainerProcess = {
@@ -63,4 +64,15 @@ test('extra mounts come after the standard ones, normalized', () => {
     { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'size=1048576'] },
   ]);
   assert.deepEqual(mountDestinations({ ...PROCESS, mounts }), ['/etc/resolv.conf', '/etc/hosts', '/root/go', '/src', '/scratch']);
+});
+
+test('the open-files limit is BuildKit\'s unless this process may not raise its own that far', () => {
+  const limits = (hard: string) => `Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 ${hard}                files     \n`;
+  const withSysResource = 'CapEff:\t000001ffffffffff\n';
+  const withoutSysResource = 'CapEff:\t000001fffeffffff\n';
+  assert.equal(allowedOpenFiles(limits('20000'), withSysResource), 1048576);
+  assert.equal(allowedOpenFiles(limits('20000'), withoutSysResource), 20000);
+  assert.equal(allowedOpenFiles(limits('4194304'), withoutSysResource), 1048576);
+  assert.equal(allowedOpenFiles(limits('unlimited'), withoutSysResource), 1048576);
+  assert.deepEqual(ociSpec(PROCESS, PATHS, 20000).process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 20000, soft: 20000 }]);
 });
