@@ -179,11 +179,28 @@ test('an aborted signal runs nothing', async (t) => {
 
 test('two containers run at once, over one state directory', async (t) => {
   const stateDir = await tempDir(t, 'wharf-state-');
-  const started = Date.now();
-  const [a, b] = await Promise.all(['a', 'b'].map((name) => run(t, `sleep 1; echo $NAME; grep -c . /proc/net/dev`, { stateDir, env: ['PATH=/bin', `NAME=${name}`] })));
-  assert.deepEqual([a!.stdout, b!.stdout], ['a\n3\n', 'b\n3\n']);
-  assert.ok(Date.now() - started < 1900, 'they ran side by side');
+  const shared = await tempDir(t);
+  const mounts = [{ type: 'bind', source: shared, destination: '/shared' }] as const;
+  // Each waits (up to 10 s) for the other's file: both finish only if they run side by side.
+  const meet = (me: string, other: string) => `touch /shared/${me}; i=0; while [ ! -e /shared/${other} ]; do i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done; echo ${me} met ${other}`;
+  const [a, b] = await Promise.all([run(t, meet('a', 'b'), { stateDir, mounts }), run(t, meet('b', 'a'), { stateDir, mounts })]);
+  assert.deepEqual([a!.code, a!.stdout, b!.code, b!.stdout], [0, 'a met b\n', 0, 'b met a\n']);
   assert.deepEqual(await leftovers(stateDir), []);
+});
+
+test('extra bind and tmpfs mounts apply, and their mount points leave no trace', async (t) => {
+  const rootfs = await busyboxRootfs(t);
+  const data = await tempDir(t);
+  await writeFile(join(data, 'input'), 'from the host\n');
+  const mounts = [
+    { type: 'bind', source: data, destination: '/data', readonly: true },
+    { type: 'tmpfs', destination: '/scratch/tmp', size: 1 << 20 },
+  ] as const;
+  const script = 'cat /data/input; touch /data/x 2>/dev/null || echo read-only; awk \'$5 == "/scratch/tmp" { print $5, $(NF - 1), $NF }\' /proc/self/mountinfo';
+  const { stdout } = await run(t, script, { rootfs, mounts });
+  assert.equal(stdout, 'from the host\nread-only\n/scratch/tmp tmpfs rw,size=1024k\n');
+  assert.equal(existsSync(join(rootfs, 'data')), false);
+  assert.equal(existsSync(join(rootfs, 'scratch')), false);
 });
 
 test('the root filesystem may be an overlay mount point; changes land in the upper directory only', async (t) => {
