@@ -61,7 +61,7 @@ export interface RuntimeSpec {
 }
 
 /** Docker's default capabilities (moby's caps.DefaultCapabilities), which BuildKit gives RUN too. */
-export const DEFAULT_CAPABILITIES = [
+export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_FSETID',
@@ -102,19 +102,19 @@ const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/pro
  * cgroup after its id, below the builder's own (beside it on cgroup v2), so the builder's limits
  * hold and containers of concurrent builds never share one.
  */
-export function ociSpec(process: ContainerProcess, paths: BundlePaths, openFiles = BUILDKIT_OPEN_FILES): RuntimeSpec {
-  const namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', ...(process.network === 'host' ? [] : ['network'])];
+export function ociSpec(container: ContainerProcess, paths: BundlePaths, openFiles = BUILDKIT_OPEN_FILES): RuntimeSpec {
+  const namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', ...(container.network === 'host' ? [] : ['network'])];
   // As execve would for a non-root user, and as BuildKit's and Docker's RUN show: no effective or
   // permitted capabilities unless uid 0, only the bounding set.
-  const root = process.user.uid === 0;
+  const root = container.user.uid === 0;
   return {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: process.user.uid, gid: process.user.gid, additionalGids: [...process.user.additionalGids] },
-      args: process.args,
-      env: process.env,
-      cwd: process.cwd,
+      user: container.user,
+      args: container.args,
+      env: container.env,
+      cwd: container.cwd,
       capabilities: {
         bounding: DEFAULT_CAPABILITIES,
         ...(root ? { effective: DEFAULT_CAPABILITIES, permitted: DEFAULT_CAPABILITIES } : {}),
@@ -134,7 +134,7 @@ export function ociSpec(process: ContainerProcess, paths: BundlePaths, openFiles
       { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
       readOnlyFile(paths.resolvConf, '/etc/resolv.conf'),
       readOnlyFile(paths.hosts, '/etc/hosts'),
-      ...(process.mounts ?? []).map(specMount),
+      ...(container.mounts ?? []).map(specMount),
     ],
     linux: {
       namespaces: namespaces.map((type) => ({ type })),
@@ -146,9 +146,9 @@ export function ociSpec(process: ContainerProcess, paths: BundlePaths, openFiles
   };
 }
 
-/** Where the standard and extra mounts of `process` land, normalized: the paths runc may have to create. */
-export function mountDestinations(process: ContainerProcess): string[] {
-  return ['/etc/resolv.conf', '/etc/hosts', ...(process.mounts ?? []).map((mount) => posix.resolve('/', mount.destination))];
+/** Where the standard and extra mounts of `container` land, normalized: the paths runc may have to create. */
+export function mountDestinations(container: ContainerProcess): string[] {
+  return ['/etc/resolv.conf', '/etc/hosts', ...(container.mounts ?? []).map((mount) => posix.resolve('/', mount.destination))];
 }
 
 function readOnlyFile(source: string, destination: string): SpecMount {
