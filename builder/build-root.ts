@@ -28,7 +28,8 @@ export function removeTemporaries(root: string, pids?: ReadonlySet<number>): voi
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, owned by another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,6 +1,7 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { FileEntry, LayerEntry } from '../../shared/layer/layer-entry.js';
+import { isNumeric, notFoundMessage, parseId, readGroups, readPasswd, type RootfsFileReader } from '../user-database.js';
 import type { ResolvedSource, SourceEntry } from './build-context.js';
 import { resolveInRootSync, splitPath, type RootResolution } from './resolve-in-root.js';
 
@@ -399,7 +400,7 @@ export function rootfsLookup(rootDir: string): DestinationLookup {
  * /etc/group. A numeric user alone means that number for the group too; a named user alone brings
  * its primary group. `readRootfsFile` reads a file of that image (e.g. SourceTree.readFile).
  */
-export async function resolveChown(spec: string, readRootfsFile: (path: string) => Promise<Buffer | undefined>): Promise<Ownership> {
+export async function resolveChown(spec: string, readRootfsFile: RootfsFileReader): Promise<Ownership> {
   const colon = spec.indexOf(':');
   const user = colon < 0 ? spec : spec.slice(0, colon);
   const group = colon < 0 ? '' : spec.slice(colon + 1);
@@ -407,51 +408,33 @@ export async function resolveChown(spec: string, readRootfsFile: (path: string) 
   let uid = 0;
   let gid = 0;
   if (user !== '') {
-    const id = numericId(user, spec);
-    if (id !== undefined) {
-      uid = gid = id;
+    if (isNumeric(user)) {
+      uid = gid = chownId(user, spec);
     } else {
-      const entry = await findDatabaseEntry(readRootfsFile, '/etc/passwd', user, 'user', 4);
-      uid = idField(entry[2], spec);
-      gid = idField(entry[3], spec);
+      const users = await readPasswd(readRootfsFile);
+      const entry = users?.find((candidate) => candidate.name === user);
+      if (!entry) throw new ChownError(notFoundMessage('user', user, users));
+      uid = chownId(entry.uid, spec);
+      gid = chownId(entry.gid, spec);
     }
   }
   if (group !== '') {
-    const id = numericId(group, spec);
-    gid = id ?? idField((await findDatabaseEntry(readRootfsFile, '/etc/group', group, 'group', 3))[2], spec);
+    if (isNumeric(group)) {
+      gid = chownId(group, spec);
+    } else {
+      const groups = await readGroups(readRootfsFile);
+      const entry = groups?.find((candidate) => candidate.name === group);
+      if (!entry) throw new ChownError(notFoundMessage('group', group, groups));
+      gid = chownId(entry.gid, spec);
+    }
   }
   return { uid, gid };
 }
 
-function numericId(value: string, spec: string): number | undefined {
-  if (!/^[0-9]+$/.test(value)) return undefined;
-  return idField(value, spec);
-}
-
-function idField(value: string | undefined, spec: string): number {
-  const id = Number(value);
-  if (value === undefined || !/^[0-9]+$/.test(value) || !Number.isSafeInteger(id) || id > 0xffff_fffe) {
-    throw new ChownError(`invalid --chown value "${spec}": "${value ?? ''}" is not a valid user or group id`);
-  }
+function chownId(value: string, spec: string): number {
+  const id = parseId(value);
+  if (id === undefined) throw new ChownError(`invalid --chown value "${spec}": "${value}" is not a valid user or group id`);
   return id;
-}
-
-async function findDatabaseEntry(
-  read: (path: string) => Promise<Buffer | undefined>,
-  file: string,
-  name: string,
-  kind: 'user' | 'group',
-  minimumFields: number,
-): Promise<string[]> {
-  const bytes = await read(file);
-  if (!bytes) throw new ChownError(`unable to find ${kind} ${name}: the image has no ${file}`);
-  for (const line of bytes.toString('utf8').split('\n')) {
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    const fields = trimmed.split(':');
-    if (fields.length >= minimumFields && fields[0] === name) return fields;
-  }
-  throw new ChownError(`unable to find ${kind} ${name}: no matching entries in ${kind === 'user' ? 'passwd' : 'group'} file`);
 }
 
 function stripRoot(path: string): string {
