@@ -2,12 +2,13 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The build root's temporary places: the content store's temp files, COPY/ADD scratch dirs and
- * half-unpacked root filesystems. Every temporary is named `<pid>-…`, so a build removes its own
- * when interrupted and those of processes that died (kill -9, power loss) when it starts.
+ * The build root's temporary places: the content store's temp files, COPY/ADD scratch dirs,
+ * half-unpacked root filesystems and layer snapshots. Every temporary is named `<pid>-…`, so a
+ * build removes its own when interrupted and those of processes that died (kill -9, power loss)
+ * when it starts.
  */
 export function temporaryDirectories(root: string): string[] {
-  return [join(root, 'content', 'tmp'), join(root, 'tmp'), join(root, 'rootfs')];
+  return [join(root, 'content', 'tmp'), join(root, 'tmp'), join(root, 'rootfs'), join(root, 'snapshots')];
 }
 
 /** Removes temporaries of `pids`, or (without) of every process no longer alive. Synchronous: it runs in signal handlers. */
@@ -23,12 +24,13 @@ export function removeTemporaries(root: string, pids?: ReadonlySet<number>): voi
       const match = /^(\d+)-/.exec(name);
       if (!match) continue;
       const pid = Number(match[1]);
-      if (pids ? pids.has(pid) : !isAlive(pid)) rmSync(join(directory, name), { recursive: true, force: true });
+      if (pids ? pids.has(pid) : !processIsAlive(pid)) rmSync(join(directory, name), { recursive: true, force: true });
     }
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+export function processIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -87,6 +87,22 @@ function paxXattrs(body: Buffer): Xattrs {
   return xattrs;
 }
 
+/** Permission bits, owner and mtime (seconds, maybe fractional) of an entry, PAX records first. */
+export function entryMetadata(header: Header): { mode: number; uid: number; gid: number; mtime: number } {
+  const pax = (header.pax ?? {}) as Record<string, string | undefined>;
+  return {
+    mode: (header.mode ?? 0o644) & 0o7777,
+    uid: paxNumber(pax.uid) ?? header.uid ?? 0,
+    gid: paxNumber(pax.gid) ?? header.gid ?? 0,
+    mtime: paxNumber(pax.mtime) ?? (header.mtime ? header.mtime.getTime() / 1000 : 0),
+  };
+}
+
+function paxNumber(value: string | undefined): number | undefined {
+  if (value === undefined || !/^-?[0-9]+(\.[0-9]*)?$/.test(value)) return undefined;
+  return Number(value);
+}
+
 /** The entry name as a root-relative path; throws for names that climb out of the root. */
 export function cleanEntryPath(name: string): string {
   const parts: string[] = [];

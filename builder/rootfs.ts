@@ -3,7 +3,7 @@ import { chmod, lchown, link, lstat, mkdir, open, readdir, rename, rm, symlink, 
 import { join } from 'node:path';
 import type { Header } from 'tar-stream';
 import type { Layer } from '../shared/image.js';
-import { OPAQUE_MARKER, WHITEOUT_PREFIX, cleanEntryPath, hostPathOf, readLayerTar, resolveHostFolder } from './layer-reader.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX, cleanEntryPath, entryMetadata, hostPathOf, readLayerTar, resolveHostFolder } from './layer-reader.js';
 
 /** Unpackings under way in this process, by destination directory. */
 const unpacking = new Map<string, Promise<string>>();
@@ -47,7 +47,7 @@ async function unpackRootfs(layers: readonly Layer[], cacheDir: string, id: stri
 /** Applies one layer tar on top of `root`, as a container runtime would. */
 async function applyLayer(layer: Layer, root: string): Promise<void> {
   const hardlinks: [string, string][] = [];
-  const directoryTimes: [string, Date][] = [];
+  const directoryTimes: [string, number][] = [];
   await readLayerTar(layer, (header, content) => applyEntry(root, header, content, hardlinks, directoryTimes));
   for (const [path, target] of hardlinks) {
     await rm(path, { force: true, recursive: true });
@@ -62,7 +62,7 @@ async function applyEntry(
   header: Header,
   content: AsyncIterable<Buffer>,
   hardlinks: [string, string][],
-  directoryTimes: [string, Date][],
+  directoryTimes: [string, number][],
 ): Promise<void> {
   const relative = cleanEntryPath(header.name);
   if (relative === '') return;
@@ -80,8 +80,7 @@ async function applyEntry(
   await mkdir(folder, { recursive: true });
   const existing = await lstat(path).catch(() => undefined);
   if (existing && !(existing.isDirectory() && header.type === 'directory')) await rm(path, { recursive: true, force: true });
-  const mtime = header.mtime ?? new Date(0);
-  const mode = (header.mode ?? 0o644) & 0o7777;
+  const { mode, uid, gid, mtime } = entryMetadata(header);
   switch (header.type) {
     case 'directory':
       await mkdir(path, { recursive: true });
@@ -110,5 +109,5 @@ async function applyEntry(
       // Devices and fifos need privileges COPY --from never needs; their names are enough.
       break;
   }
-  if (header.type !== 'link') await lchown(path, header.uid ?? 0, header.gid ?? 0).catch(() => {});
+  if (header.type !== 'link') await lchown(path, uid, gid).catch(() => {});
 }

@@ -1,0 +1,180 @@
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Header } from 'tar-stream';
+import type { Layer } from '../../shared/image.js';
+import {
+  OPAQUE_MARKER,
+  WHITEOUT_PREFIX,
+  cleanEntryPath,
+  entryMetadata,
+  hostPathOf,
+  readLayerTar,
+  resolveHostFolder,
+  type Xattrs,
+} from '../layer-reader.js';
+import { runCommand } from './run-command.js';
+import { writeXattrs } from './xattrs.js';
+
+/** The xattr overlayfs reads to hide a lower directory's contents (`.wh..wh..opq`). */
+export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+/** A node made after the tar is read: mknod and mkfifo run once per layer, not once per node. */
+interface SpecialNode {
+  readonly path: string;
+  readonly kind: 'c' | 'b' | 'p';
+  readonly major: number;
+  readonly minor: number;
+  readonly metadata: ReturnType<typeof entryMetadata>;
+}
+
+/** What an unpacking leaves for after the last entry. */
+interface Deferred {
+  readonly whiteouts: string[];
+  readonly hardlinks: [path: string, target: string][];
+  readonly nodes: SpecialNode[];
+  readonly xattrs: Map<string, Xattrs>;
+  readonly directoryTimes: [path: string, mtime: number][];
+}
+
+/**
+ * Unpacks one layer alone into empty directory `dir` in overlayfs lower-dir form: `.wh.NAME`
+ * becomes a whiteout (a 0:0 character device), `.wh..wh..opq` the opaque xattr of its directory;
+ * owners, modes, mtimes, links, xattrs, devices and fifos are as the tar says.
+ */
+export async function unpackLowerDir(layer: Layer, dir: string): Promise<void> {
+  const deferred: Deferred = { whiteouts: [], hardlinks: [], nodes: [], xattrs: new Map(), directoryTimes: [] };
+  await readLayerTar(layer, (header, content, xattrs) => unpackEntry(dir, header, content, xattrs, deferred));
+  for (const [path, target] of deferred.hardlinks) {
+    await replace(path, () => link(target, path)).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new Error(`layer ${layer.descriptor.digest}: hardlink to a file not in this layer (${target})`) : error;
+    });
+  }
+  await makeWhiteouts(deferred.whiteouts, `${dir}.whiteout`);
+  await makeNodes(deferred.nodes);
+  for (const { path, metadata } of deferred.nodes) await setMetadata(path, metadata);
+  // Last: chown and writes clear security.capability, and each new name changes its directory's mtime.
+  await writeXattrs(deferred.xattrs);
+  for (const [path, mtime] of deferred.directoryTimes.reverse()) await utimes(path, mtime, mtime);
+}
+
+async function unpackEntry(root: string, header: Header, content: AsyncIterable<Buffer>, xattrs: Xattrs, deferred: Deferred): Promise<void> {
+  const relative = cleanEntryPath(header.name);
+  if (relative === '') return;
+  const slash = relative.lastIndexOf('/');
+  const base = relative.slice(slash + 1);
+  const folder = await resolveHostFolder(root, slash < 0 ? '' : relative.slice(0, slash));
+  await mkdir(folder, { recursive: true });
+  if (base === OPAQUE_MARKER) {
+    deferred.xattrs.set(folder, { ...deferred.xattrs.get(folder), [OPAQUE_XATTR]: Buffer.from('y') });
+    return;
+  }
+  if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return; // aufs bookkeeping (.wh..wh.plnk): nothing to overlayfs
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    deferred.whiteouts.push(join(folder, base.slice(WHITEOUT_PREFIX.length)));
+    return;
+  }
+  const path = join(folder, base);
+  const metadata = entryMetadata(header);
+  // The layer's own xattrs, never overlayfs state: a trusted.overlay.redirect could point a lookup elsewhere.
+  const carried = Object.fromEntries(Object.entries(xattrs).filter(([name]) => !name.startsWith('trusted.')));
+  if (Object.keys(carried).length > 0) deferred.xattrs.set(path, carried);
+  switch (header.type) {
+    case 'directory':
+      if (!(await lstat(path).catch(() => undefined))?.isDirectory()) await replace(path, () => mkdir(path));
+      await setMetadata(path, metadata, false);
+      deferred.directoryTimes.push([path, metadata.mtime]);
+      return;
+    case 'file':
+    case 'contiguous-file': {
+      // 'wx' never follows a symlink an earlier entry left at this name.
+      const file = await replace(path, () => open(path, 'wx', 0o600));
+      try {
+        for await (const chunk of content) await file.write(chunk);
+        await file.chown(metadata.uid, metadata.gid);
+        await file.chmod(metadata.mode);
+        await file.utimes(metadata.mtime, metadata.mtime);
+      } finally {
+        await file.close();
+      }
+      return;
+    }
+    case 'symlink':
+      await replace(path, () => symlink(header.linkname ?? '', path));
+      await lchown(path, metadata.uid, metadata.gid);
+      await lutimes(path, metadata.mtime, metadata.mtime);
+      return;
+    case 'link':
+      deferred.hardlinks.push([path, await hostPathOf(root, cleanEntryPath(header.linkname ?? ''))]);
+      return;
+    case 'character-device':
+    case 'block-device':
+    case 'fifo': {
+      const kind = header.type === 'fifo' ? 'p' : header.type === 'block-device' ? 'b' : 'c';
+      await rm(path, { recursive: true, force: true });
+      deferred.nodes.push({ path, kind, major: header.devmajor ?? 0, minor: header.devminor ?? 0, metadata });
+      return;
+    }
+    default:
+      return; // other tar types (GNU sparse, volume labels) do not occur in image layers
+  }
+}
+
+/** Runs `create`; when the name is taken (a tar may name a path twice: the last entry wins), removes it and runs `create` again. */
+async function replace<T>(path: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    await rm(path, { recursive: true, force: true });
+    return create();
+  }
+}
+
+/** Owner first: chown clears the setuid and setgid bits that chmod sets. */
+async function setMetadata(path: string, metadata: ReturnType<typeof entryMetadata>, times = true): Promise<void> {
+  await lchown(path, metadata.uid, metadata.gid);
+  await chmod(path, metadata.mode);
+  if (times) await utimes(path, metadata.mtime, metadata.mtime);
+}
+
+/**
+ * Whiteouts are hard links to one 0:0 character device made with a single mknod, as overlayfs
+ * itself shares one whiteout inode; a new one is made when the filesystem's link limit is reached.
+ * A name the layer also writes stays: in lower-dir form the layer's own entry already hides the one below.
+ */
+async function makeWhiteouts(paths: readonly string[], template: string): Promise<void> {
+  if (paths.length === 0) return;
+  const makeTemplate = async () => {
+    await rm(template, { force: true });
+    await runCommand('mknod', ['--', template, 'c', '0', '0']);
+  };
+  await makeTemplate();
+  try {
+    for (const path of paths) {
+      try {
+        await link(template, path);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') continue;
+        if (code !== 'EMLINK') throw error;
+        await makeTemplate();
+        await link(template, path);
+      }
+    }
+  } finally {
+    await rm(template, { force: true });
+  }
+}
+
+/** Devices with one xargs of mknod, fifos with one of mkfifo: their names come NUL-separated on stdin. */
+async function makeNodes(nodes: readonly SpecialNode[]): Promise<void> {
+  const fifos = nodes.filter((node) => node.kind === 'p');
+  const devices = nodes.filter((node) => node.kind !== 'p');
+  if (fifos.length > 0) {
+    await runCommand('xargs', ['-0', 'mkfifo', '--'], { input: fifos.map((node) => `${node.path}\0`).join('') });
+  }
+  if (devices.length > 0) {
+    const input = devices.map((node) => `${node.path}\0${node.kind}\0${node.major}\0${node.minor}\0`).join('');
+    await runCommand('xargs', ['-0', '-n', '4', 'mknod', '--'], { input });
+  }
+}
