@@ -1,5 +1,6 @@
 // Extended attributes through getfattr and setfattr (Debian package `attr`): Node has no xattr API,
 // so a whole tree is read with one getfattr and a whole layer's written with one setfattr.
+import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Xattrs } from '../layer-reader.js';
 import { runCommand } from './run-command.js';
@@ -8,7 +9,8 @@ const INSTALL_ATTR = 'install the attr package: apt-get install attr';
 
 /** Every xattr of `dir` and below (symlinks themselves, not followed), by path relative to `dir` ('' for `dir`). */
 export async function readXattrTree(dir: string): Promise<Map<string, Xattrs>> {
-  const root = resolve(dir);
+  // getfattr would list a symlink to the tree, not the tree.
+  const root = await realpath(dir);
   const dump = await runCommand('getfattr', ['--recursive', '--no-dereference', '--dump', '--match=-', '--encoding=hex', '--absolute-names', '--', root], {
     installHint: INSTALL_ATTR,
   });
