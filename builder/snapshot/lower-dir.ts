@@ -1,5 +1,5 @@
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Header } from 'tar-stream';
 import type { Layer } from '../../shared/image.js';
 import {
@@ -33,7 +33,8 @@ interface Deferred {
   readonly hardlinks: [path: string, target: string][];
   readonly nodes: SpecialNode[];
   readonly xattrs: Map<string, Xattrs>;
-  readonly directoryTimes: [path: string, mtime: number][];
+  /** Mtimes of directories, set once everything inside them is made. */
+  readonly directoryTimes: Map<string, number>;
 }
 
 /**
@@ -42,7 +43,7 @@ interface Deferred {
  * owners, modes, mtimes, links, xattrs, devices and fifos are as the tar says.
  */
 export async function unpackLowerDir(layer: Layer, dir: string): Promise<void> {
-  const deferred: Deferred = { whiteouts: [], hardlinks: [], nodes: [], xattrs: new Map(), directoryTimes: [] };
+  const deferred: Deferred = { whiteouts: [], hardlinks: [], nodes: [], xattrs: new Map(), directoryTimes: new Map() };
   await readLayerTar(layer, (header, content, xattrs) => unpackEntry(dir, header, content, xattrs, deferred));
   for (const [path, target] of deferred.hardlinks) {
     await replace(path, () => link(target, path)).catch((error: NodeJS.ErrnoException) => {
@@ -54,7 +55,7 @@ export async function unpackLowerDir(layer: Layer, dir: string): Promise<void> {
   for (const { path, metadata } of deferred.nodes) await setMetadata(path, metadata);
   // Last: chown and writes clear security.capability, and each new name changes its directory's mtime.
   await writeXattrs(deferred.xattrs);
-  for (const [path, mtime] of deferred.directoryTimes.reverse()) await utimes(path, mtime, mtime);
+  for (const [path, mtime] of deferred.directoryTimes) await utimes(path, mtime, mtime);
 }
 
 async function unpackEntry(root: string, header: Header, content: AsyncIterable<Buffer>, xattrs: Xattrs, deferred: Deferred): Promise<void> {
@@ -63,7 +64,7 @@ async function unpackEntry(root: string, header: Header, content: AsyncIterable<
   const slash = relative.lastIndexOf('/');
   const base = relative.slice(slash + 1);
   const folder = await resolveHostFolder(root, slash < 0 ? '' : relative.slice(0, slash));
-  await mkdir(folder, { recursive: true });
+  await makeParents(folder, deferred);
   if (base === OPAQUE_MARKER) {
     deferred.xattrs.set(folder, { ...deferred.xattrs.get(folder), [OPAQUE_XATTR]: Buffer.from('y') });
     return;
@@ -82,7 +83,7 @@ async function unpackEntry(root: string, header: Header, content: AsyncIterable<
     case 'directory':
       if (!(await lstat(path).catch(() => undefined))?.isDirectory()) await replace(path, () => mkdir(path));
       await setMetadata(path, metadata, false);
-      deferred.directoryTimes.push([path, metadata.mtime]);
+      deferred.directoryTimes.set(path, metadata.mtime);
       return;
     case 'file':
     case 'contiguous-file': {
@@ -116,6 +117,21 @@ async function unpackEntry(root: string, header: Header, content: AsyncIterable<
     }
     default:
       return; // other tar types (GNU sparse, volume labels) do not occur in image layers
+  }
+}
+
+/**
+ * Makes the missing directories down to `folder`, for a tar that leaves parents out. They get what
+ * no clock or umask changes (0755, mtime 0): overlayfs shows them over the lower layers' own,
+ * and a RUN that copies them up would put the time of unpacking into its layer.
+ */
+async function makeParents(folder: string, deferred: Deferred): Promise<void> {
+  const first = await mkdir(folder, { recursive: true });
+  if (first === undefined) return;
+  for (let dir = folder; ; dir = dirname(dir)) {
+    await chmod(dir, 0o755);
+    deferred.directoryTimes.set(dir, 0);
+    if (dir === first) return;
   }
 }
 

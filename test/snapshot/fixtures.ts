@@ -2,6 +2,7 @@
 // path by path so a merged overlay view can be compared with another.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,18 +33,32 @@ export function layerOf(store: ContentStore, entries: readonly LayerEntry[], com
 
 /**
  * Each path under `root` (not `root` itself) as one line of what a container sees: type, mode,
- * owner, mtime in seconds, then the content digest, link target or device numbers, the xattrs
- * but trusted.*, and for a file with several names the first of them.
+ * owner, mtime in seconds, then the content digest, link target or device numbers, the names it
+ * shares its inode with, and the xattrs but trusted.*. With `metadata: false`, the type and
+ * content only.
  */
-export async function describeTree(root: string): Promise<Map<string, string>> {
+export async function describeTree(root: string, { metadata = true } = {}): Promise<Map<string, string>> {
   const xattrs = await readXattrTree(root);
-  const described = new Map<string, string>();
-  const firstNameOfInode = new Map<bigint, string>();
+  const found: { path: string; stat: BigIntStats; detail: string }[] = [];
   const visit = async (relative: string): Promise<void> => {
     for (const name of (await readdir(join(root, relative))).sort()) {
       const path = relative === '' ? name : `${relative}/${name}`;
       const host = join(root, path);
       const stat = await lstat(host, { bigint: true });
+      const detail =
+        stat.isFile() ? createHash('sha256').update(await readFile(host)).digest('hex').slice(0, 16)
+        : stat.isSymbolicLink() ? `-> ${await readlink(host)}`
+        : stat.isCharacterDevice() || stat.isBlockDevice() ? `rdev ${stat.rdev}`
+        : '';
+      found.push({ path, stat, detail });
+      if (stat.isDirectory()) await visit(path);
+    }
+  };
+  await visit('');
+  const namesOfInode = new Map<bigint, string[]>();
+  for (const { path, stat } of found) if (stat.isFile()) namesOfInode.set(stat.ino, [...(namesOfInode.get(stat.ino) ?? []), path]);
+  return new Map(
+    found.map(({ path, stat, detail }) => {
       const kind =
         stat.isDirectory() ? 'dir'
         : stat.isFile() ? 'file'
@@ -51,25 +66,16 @@ export async function describeTree(root: string): Promise<Map<string, string>> {
         : stat.isFIFO() ? 'fifo'
         : stat.isCharacterDevice() ? 'char'
         : 'other';
-      let detail = '';
-      if (stat.isFile()) detail = createHash('sha256').update(await readFile(host)).digest('hex').slice(0, 16);
-      if (stat.isSymbolicLink()) detail = `-> ${await readlink(host)}`;
-      if (stat.isCharacterDevice()) detail = `rdev ${stat.rdev}`;
-      if (stat.isFile() && stat.nlink > 1n) {
-        if (!firstNameOfInode.has(stat.ino)) firstNameOfInode.set(stat.ino, path);
-        detail += ` linked with ${firstNameOfInode.get(stat.ino)}`;
-      }
+      const names = stat.isFile() && namesOfInode.get(stat.ino)!.length > 1 ? [`names ${namesOfInode.get(stat.ino)!.join(',')}`] : [];
+      if (!metadata) return [path, [kind, detail, ...names].join(' ')];
       const attributes = Object.entries(xattrs.get(path) ?? {})
         .filter(([key]) => !key.startsWith('trusted.'))
         .map(([key, value]) => `${key}=${value.toString('hex')}`)
         .sort();
       const mode = (stat.mode & 0o7777n).toString(8);
-      described.set(path, [kind, mode, `${stat.uid}:${stat.gid}`, stat.mtimeNs / 1_000_000_000n, detail, ...attributes].join(' '));
-      if (stat.isDirectory()) await visit(path);
-    }
-  };
-  await visit('');
-  return described;
+      return [path, [kind, mode, `${stat.uid}:${stat.gid}`, stat.mtimeNs / 1_000_000_000n, detail, ...names, ...attributes].join(' ')];
+    }),
+  );
 }
 
 /** The lines where two descriptions differ, for a readable assertion message. */

@@ -69,6 +69,8 @@ describe('LayerSnapshots', () => {
     assert.match(caps, /cap_setuid,cap_net_raw=ep/);
     const bin = await lstat(join(baseDir!, 'usr/bin'));
     assert.deepEqual([bin.mode & 0o7777, bin.uid, bin.gid, bin.mtimeMs / 1000], [0o750, 1000, 1000, 1_600_000_000]);
+    const usr = await lstat(join(baseDir!, 'usr'));
+    assert.deepEqual([usr.mode & 0o7777, usr.mtimeMs], [0o755, 0], 'a parent the tar leaves out gets 0755 and mtime 0, not the clock');
     assert.equal((await lstat(join(baseDir!, 'etc/shadow'))).gid, 42);
     assert.equal((await lstat(join(baseDir!, 'usr/bin/tool'))).ino, (await lstat(join(baseDir!, 'usr/bin/tool-alias'))).ino);
     assert.equal(await readlink(join(baseDir!, 'usr/bin/sh')), 'busybox');
