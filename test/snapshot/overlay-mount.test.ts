@@ -4,7 +4,7 @@ import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { LayerSnapshots } from '../../builder/snapshot/layer-snapshots.js';
-import { mountOverlay, removeStaleMounts, unmount, withOverlay } from '../../builder/snapshot/overlay-mount.js';
+import { mountOverlay, removeStaleMounts, unmount, unmountAllSync, withOverlay } from '../../builder/snapshot/overlay-mount.js';
 import { overlayDiff } from '../../builder/snapshot/overlay-diff.js';
 import { ContentStore } from '../../shared/content-store.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -73,6 +73,13 @@ describe('overlay mounts', () => {
     t.after(() => busy.kill());
     await new Promise((resolve) => busy.once('spawn', resolve));
     await unmount(options.target);
+    assert.deepEqual(await mountsUnder(root), []);
+  });
+
+  test('unmountAllSync, for signal handlers, unmounts every overlay this process still has', async (t) => {
+    const root = await tempDir(t, 'wharf-overlay-');
+    for (const name of ['a', 'b']) await mountOverlay(overlayAt(join(root, name), []));
+    unmountAllSync();
     assert.deepEqual(await mountsUnder(root), []);
   });
 
