@@ -13,7 +13,7 @@ import {
   type Xattrs,
 } from '../layer-reader.js';
 import { runCommand } from './run-command.js';
-import { writeXattrs } from './xattrs.js';
+import { layerXattrs, writeXattrs } from './xattrs.js';
 
 /** The xattr overlayfs reads to hide a lower directory's contents (`.wh..wh..opq`). */
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
@@ -76,9 +76,8 @@ async function unpackEntry(root: string, header: Header, content: AsyncIterable<
   }
   const path = join(folder, base);
   const metadata = entryMetadata(header);
-  // The layer's own xattrs, never overlayfs state: a trusted.overlay.redirect could point a lookup elsewhere.
-  const carried = Object.fromEntries(Object.entries(xattrs).filter(([name]) => !name.startsWith('trusted.')));
-  if (Object.keys(carried).length > 0) deferred.xattrs.set(path, carried);
+  const carried = layerXattrs(xattrs);
+  if (carried) deferred.xattrs.set(path, { ...deferred.xattrs.get(path), ...carried });
   switch (header.type) {
     case 'directory':
       if (!(await lstat(path).catch(() => undefined))?.isDirectory()) await replace(path, () => mkdir(path));

@@ -1,10 +1,10 @@
+import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BigIntStats } from 'node:fs';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
 import type { Xattrs } from '../layer-reader.js';
 import { OPAQUE_XATTR } from './lower-dir.js';
-import { readXattrTree } from './xattrs.js';
+import { layerXattrs, readXattrTree } from './xattrs.js';
 
 /** Raised when an upper dir holds overlayfs state a layer cannot express (a redirect or a metacopy). */
 export class OverlayDiffError extends Error {}
@@ -20,9 +20,8 @@ interface Found {
  * writer: what the upper dir holds, with whiteouts (0:0 character devices) as `whiteout` entries
  * and opaque directories as a directory plus an `opaque` entry. Directories overlayfs copied up
  * because something inside changed are entries too, as BuildKit writes them. Files sharing an
- * inode become one file and hardlinks to it; xattrs are carried except `trusted.*` (overlayfs's
- * own state, which a RUN without CAP_SYS_ADMIN cannot set). Mtimes are the files' (whole
- * seconds): writeLayer clamps them to SOURCE_DATE_EPOCH when asked.
+ * inode become one file and hardlinks to it; xattrs are carried but `trusted.*`. Mtimes are the
+ * files' (whole seconds): writeLayer clamps them to SOURCE_DATE_EPOCH when asked.
  */
 export async function overlayDiff(upperDir: string): Promise<LayerEntry[]> {
   const [xattrTree, found] = await Promise.all([readXattrTree(upperDir), walk(upperDir, '')]);
@@ -64,16 +63,16 @@ export async function overlayDiff(upperDir: string): Promise<LayerEntry[]> {
   return entries;
 }
 
-/** Path, permissions, owner, mtime (whole seconds) and the xattrs a layer carries: all but `trusted.*`. */
+/** Path, permissions, owner, mtime (whole seconds) and the xattrs a layer carries. */
 function metadataOf({ path, stat }: Found, all: Xattrs) {
-  const xattrs = Object.entries(all).filter(([name]) => !name.startsWith('trusted.'));
+  const xattrs = layerXattrs(all);
   return {
     path,
     mode: Number(stat.mode) & 0o7777,
     uid: Number(stat.uid),
     gid: Number(stat.gid),
     mtime: Number(stat.mtimeNs / 1_000_000_000n),
-    ...(xattrs.length > 0 ? { xattrs: Object.fromEntries(xattrs) } : {}),
+    ...(xattrs ? { xattrs } : {}),
   };
 }
 

@@ -27,7 +27,10 @@ export interface OverlayOptions {
  */
 const MOUNT_FEATURES = 'index=off,metacopy=off,redirect_dir=off';
 
-/** mount(2) copies its options into one page (4 KiB on x86-64 and arm64 kernels by default), NUL included. */
+/**
+ * mount(2) copies its options into one page (4 KiB on x86-64 and arm64 by default), NUL included,
+ * and drops the rest: a longer lowerdir list fails to mount, or mounts cut short.
+ */
 const MOUNT_OPTIONS_MAX_BYTES = 4095;
 
 /** Overlays this process mounted and has not unmounted, for unmountAllSync(). */

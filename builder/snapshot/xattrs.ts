@@ -34,6 +34,15 @@ export async function readXattrTree(dir: string): Promise<Map<string, Xattrs>> {
   return tree;
 }
 
+/**
+ * The xattrs a layer carries: all but `trusted.*`, which holds overlayfs's own state (a layer's
+ * trusted.overlay.redirect could send a lookup elsewhere) and which a RUN cannot set anyway.
+ */
+export function layerXattrs(all: Xattrs): Xattrs | undefined {
+  const kept = Object.entries(all).filter(([name]) => !name.startsWith('trusted.'));
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+}
+
 /** Sets the xattrs of each host path (on symlinks themselves), all with one setfattr. */
 export async function writeXattrs(xattrsByPath: ReadonlyMap<string, Xattrs>): Promise<void> {
   const dump: string[] = [];

@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict';
-import { lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { materializeRootfs } from '../../builder/rootfs.js';
 import { LayerSnapshots } from '../../builder/snapshot/layer-snapshots.js';
-import { overlayDiff } from '../../builder/snapshot/overlay-diff.js';
+import { OverlayDiffError, overlayDiff } from '../../builder/snapshot/overlay-diff.js';
 import { withOverlay } from '../../builder/snapshot/overlay-mount.js';
 import { ContentStore } from '../../shared/content-store.js';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
 import { writeLayer } from '../../shared/layer/layer-writer.js';
 import type { StoredLayer } from '../../shared/layer/stored-layer.js';
 import { readTar } from '../support/tar-reading.js';
+import { tempDir } from '../support/temp-dir.js';
 import { describeTree, differences, dir, file, layerOf, run, symlink } from './fixtures.js';
 
 const CAPABILITY = Buffer.from('0100000280200000000000000000000000000000', 'hex'); // cap_setuid,cap_net_raw+ep
@@ -193,4 +194,11 @@ describe('overlayDiff', () => {
     });
     assert.equal(await readFile(join(adopted, 'etc/new.txt'), 'utf8'), 'new\n', 'a lower dir is never written');
   });
+});
+
+test('an upper dir with a redirect or metacopy (another mount’s options) is refused, not misread', async (t) => {
+  const upper = await tempDir(t, 'wharf-diff-');
+  await mkdir(join(upper, 'moved'));
+  await run('setfattr', ['-n', 'trusted.overlay.redirect', '-v', '/original', join(upper, 'moved')]);
+  await assert.rejects(overlayDiff(upper), (error: Error) => error instanceof OverlayDiffError && /redirect_dir=off,metacopy=off/.test(error.message));
 });
