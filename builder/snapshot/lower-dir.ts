@@ -27,8 +27,13 @@ interface SpecialNode {
   readonly metadata: ReturnType<typeof entryMetadata>;
 }
 
-/** What an unpacking leaves for after the last entry. */
-interface Deferred {
+/** An unpacking's state: folders already made, and what it leaves for after the last entry. */
+interface Unpacking {
+  /**
+   * Host folders by root-relative path, resolved and made: most entries share their folder with
+   * the one before. Emptied whenever something is removed, which could be a folder or a symlink on the way.
+   */
+  readonly folders: Map<string, string>;
   readonly whiteouts: string[];
   readonly hardlinks: [path: string, target: string][];
   readonly nodes: SpecialNode[];
@@ -43,51 +48,50 @@ interface Deferred {
  * owners, modes, mtimes, links, xattrs, devices and fifos are as the tar says.
  */
 export async function unpackLowerDir(layer: Layer, dir: string): Promise<void> {
-  const deferred: Deferred = { whiteouts: [], hardlinks: [], nodes: [], xattrs: new Map(), directoryTimes: new Map() };
-  await readLayerTar(layer, (header, content, xattrs) => unpackEntry(dir, header, content, xattrs, deferred));
-  for (const [path, target] of deferred.hardlinks) {
-    await replace(path, () => link(target, path)).catch((error: NodeJS.ErrnoException) => {
+  const state: Unpacking = { folders: new Map(), whiteouts: [], hardlinks: [], nodes: [], xattrs: new Map(), directoryTimes: new Map() };
+  await readLayerTar(layer, (header, content, xattrs) => unpackEntry(dir, header, content, xattrs, state));
+  for (const [path, target] of state.hardlinks) {
+    await replace(path, () => link(target, path), state).catch((error: NodeJS.ErrnoException) => {
       throw error.code === 'ENOENT' ? new Error(`layer ${layer.descriptor.digest}: hardlink to a file not in this layer (${target})`) : error;
     });
   }
-  await makeWhiteouts(deferred.whiteouts, `${dir}.whiteout`);
-  await makeNodes(deferred.nodes);
-  for (const { path, metadata } of deferred.nodes) await setMetadata(path, metadata);
+  await makeWhiteouts(state.whiteouts, `${dir}.whiteout`);
+  await makeNodes(state.nodes);
+  for (const { path, metadata } of state.nodes) await setMetadata(path, metadata);
   // Last: chown and writes clear security.capability, and each new name changes its directory's mtime.
-  await writeXattrs(deferred.xattrs);
-  for (const [path, mtime] of deferred.directoryTimes) await utimes(path, mtime, mtime);
+  await writeXattrs(state.xattrs);
+  for (const [path, mtime] of state.directoryTimes) await utimes(path, mtime, mtime);
 }
 
-async function unpackEntry(root: string, header: Header, content: AsyncIterable<Buffer>, xattrs: Xattrs, deferred: Deferred): Promise<void> {
+async function unpackEntry(root: string, header: Header, content: AsyncIterable<Buffer>, xattrs: Xattrs, state: Unpacking): Promise<void> {
   const relative = cleanEntryPath(header.name);
   if (relative === '') return;
   const slash = relative.lastIndexOf('/');
   const base = relative.slice(slash + 1);
-  const folder = await resolveHostFolder(root, slash < 0 ? '' : relative.slice(0, slash));
-  await makeParents(folder, deferred);
+  const folder = await folderOf(root, slash < 0 ? '' : relative.slice(0, slash), state);
   if (base === OPAQUE_MARKER) {
-    deferred.xattrs.set(folder, { ...deferred.xattrs.get(folder), [OPAQUE_XATTR]: Buffer.from('y') });
+    state.xattrs.set(folder, { ...state.xattrs.get(folder), [OPAQUE_XATTR]: Buffer.from('y') });
     return;
   }
   if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return; // aufs bookkeeping (.wh..wh.plnk): nothing to overlayfs
   if (base.startsWith(WHITEOUT_PREFIX)) {
-    deferred.whiteouts.push(join(folder, base.slice(WHITEOUT_PREFIX.length)));
+    state.whiteouts.push(join(folder, base.slice(WHITEOUT_PREFIX.length)));
     return;
   }
   const path = join(folder, base);
   const metadata = entryMetadata(header);
   const carried = layerXattrs(xattrs);
-  if (carried) deferred.xattrs.set(path, { ...deferred.xattrs.get(path), ...carried });
+  if (carried) state.xattrs.set(path, { ...state.xattrs.get(path), ...carried });
   switch (header.type) {
     case 'directory':
-      if (!(await lstat(path).catch(() => undefined))?.isDirectory()) await replace(path, () => mkdir(path));
+      if (!(await lstat(path).catch(() => undefined))?.isDirectory()) await replace(path, () => mkdir(path), state);
       await setMetadata(path, metadata, false);
-      deferred.directoryTimes.set(path, metadata.mtime);
+      state.directoryTimes.set(path, metadata.mtime);
       return;
     case 'file':
     case 'contiguous-file': {
       // 'wx' never follows a symlink an earlier entry left at this name.
-      const file = await replace(path, () => open(path, 'wx', 0o600));
+      const file = await replace(path, () => open(path, 'wx', 0o600), state);
       try {
         for await (const chunk of content) await file.write(chunk);
         await file.chown(metadata.uid, metadata.gid);
@@ -99,19 +103,20 @@ async function unpackEntry(root: string, header: Header, content: AsyncIterable<
       return;
     }
     case 'symlink':
-      await replace(path, () => symlink(header.linkname ?? '', path));
+      await replace(path, () => symlink(header.linkname ?? '', path), state);
       await lchown(path, metadata.uid, metadata.gid);
       await lutimes(path, metadata.mtime, metadata.mtime);
       return;
     case 'link':
-      deferred.hardlinks.push([path, await hostPathOf(root, cleanEntryPath(header.linkname ?? ''))]);
+      state.hardlinks.push([path, await hostPathOf(root, cleanEntryPath(header.linkname ?? ''))]);
       return;
     case 'character-device':
     case 'block-device':
     case 'fifo': {
       const kind = header.type === 'fifo' ? 'p' : header.type === 'block-device' ? 'b' : 'c';
+      state.folders.clear();
       await rm(path, { recursive: true, force: true });
-      deferred.nodes.push({ path, kind, major: header.devmajor ?? 0, minor: header.devminor ?? 0, metadata });
+      state.nodes.push({ path, kind, major: header.devmajor ?? 0, minor: header.devminor ?? 0, metadata });
       return;
     }
     default:
@@ -119,27 +124,39 @@ async function unpackEntry(root: string, header: Header, content: AsyncIterable<
   }
 }
 
+/** The host folder of root-relative `relative`, made if missing. */
+async function folderOf(root: string, relative: string, state: Unpacking): Promise<string> {
+  let folder = state.folders.get(relative);
+  if (folder === undefined) {
+    folder = await resolveHostFolder(root, relative);
+    await makeParents(folder, state);
+    state.folders.set(relative, folder);
+  }
+  return folder;
+}
+
 /**
  * Makes the missing directories down to `folder`, for a tar that leaves parents out. They get what
  * no clock or umask changes (0755, mtime 0): overlayfs shows them over the lower layers' own,
  * and a RUN that copies them up would put the time of unpacking into its layer.
  */
-async function makeParents(folder: string, deferred: Deferred): Promise<void> {
+async function makeParents(folder: string, state: Unpacking): Promise<void> {
   const first = await mkdir(folder, { recursive: true });
   if (first === undefined) return;
   for (let dir = folder; ; dir = dirname(dir)) {
     await chmod(dir, 0o755);
-    deferred.directoryTimes.set(dir, 0);
+    state.directoryTimes.set(dir, 0);
     if (dir === first) return;
   }
 }
 
 /** Runs `create`; when the name is taken (a tar may name a path twice: the last entry wins), removes it and runs `create` again. */
-async function replace<T>(path: string, create: () => Promise<T>): Promise<T> {
+async function replace<T>(path: string, create: () => Promise<T>, state: Unpacking): Promise<T> {
   try {
     return await create();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    state.folders.clear();
     await rm(path, { recursive: true, force: true });
     return create();
   }
