@@ -70,15 +70,18 @@ async function runBuild(args: string[]): Promise<number> {
     return 0;
   }
   // Each command loads only its own half: a build never pays for fastify, nor serve for the builder.
-  const [{ build }, { removeTemporaries }, { createProgress }] = await Promise.all([
+  const [{ build }, { removeTemporaries }, { createProgress }, { unmountAllSync }] = await Promise.all([
     import('../builder/build.js'),
     import('../builder/build-root.js'),
     import('../builder/progress.js'),
+    import('../builder/snapshot/overlay-mount.js'),
   ]);
   const progress = createProgress(options.progress, options.quiet, process.stderr);
-  // Ctrl-C: remove this build's temporaries before going; the cache only ever holds finished steps.
+  // Ctrl-C: unmount this build's overlays and remove its temporaries before going; the cache only
+  // ever holds finished steps.
   const interrupted = (signal: NodeJS.Signals) => {
     progress.close();
+    unmountAllSync();
     removeTemporaries(options.root, new Set([process.pid]));
     console.error(`wharf build: interrupted by ${signal}`);
     process.exit(130);

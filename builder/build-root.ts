@@ -2,12 +2,13 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The build root's temporary places: the content store's temp files, COPY/ADD scratch dirs and
- * half-unpacked root filesystems. Every temporary is named `<pid>-…`, so a build removes its own
- * when interrupted and those of processes that died (kill -9, power loss) when it starts.
+ * The build root's temporary places: the content store's temp files, COPY/ADD scratch dirs,
+ * half-unpacked root filesystems and layer snapshots. Every temporary is named `<pid>-…`, so a
+ * build removes its own when interrupted and those of processes that died (kill -9, power loss)
+ * when it starts.
  */
 export function temporaryDirectories(root: string): string[] {
-  return [join(root, 'content', 'tmp'), join(root, 'tmp'), join(root, 'rootfs')];
+  return [join(root, 'content', 'tmp'), join(root, 'tmp'), join(root, 'rootfs'), join(root, 'snapshots')];
 }
 
 /** Removes temporaries of `pids`, or (without) of every process no longer alive. Synchronous: it runs in signal handlers. */

@@ -25,6 +25,7 @@ import { writeOciLayoutArchive } from './export/oci-layout.js';
 import { dockerignoreFor, expandWord, lookupFrom, parseDockerfile, parseOnbuildTrigger, type Stage } from './frontend/index.js';
 import type { Progress } from './progress.js';
 import { materializeRootfs } from './rootfs.js';
+import { removeStaleMounts } from './snapshot/overlay-mount.js';
 import { StageState } from './stage-state.js';
 import { stageResolver, stagesToBuild, type StageNode, type StageResolver } from './stage-graph.js';
 
@@ -51,6 +52,8 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
   });
   const parsed = parseDockerfile(text, dockerfileName);
   await mkdir(options.root, { recursive: true });
+  // Mounts first: removing a dead build's temporaries must not reach through its overlays.
+  await removeStaleMounts(options.root);
   removeTemporaries(options.root);
   const store = new ContentStore(join(options.root, 'content'));
   const cache = new BuildCache(join(options.root, 'cache.db'));

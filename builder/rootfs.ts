@@ -1,17 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmod, lchown, link, lstat, mkdir, open, readdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, rename, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { extract, type Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
 import type { Layer } from '../shared/image.js';
-import { resolveInRoot } from './context/resolve-in-root.js';
-
-const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_MARKER = '.wh..wh..opq';
-
-/** Raised for a layer tar entry whose name climbs out of the image root (`../x`). */
-export class UnsafeLayerEntryError extends Error {}
+import { OPAQUE_MARKER, WHITEOUT_PREFIX, cleanEntryPath, entryMetadata, hostPathOf, readLayerTar, resolveHostFolder } from './layer-reader.js';
 
 /** Unpackings under way in this process, by destination directory. */
 const unpacking = new Map<string, Promise<string>>();
@@ -54,21 +46,9 @@ async function unpackRootfs(layers: readonly Layer[], cacheDir: string, id: stri
 
 /** Applies one layer tar on top of `root`, as a container runtime would. */
 async function applyLayer(layer: Layer, root: string): Promise<void> {
-  const tar = extract();
   const hardlinks: [string, string][] = [];
-  const directoryTimes: [string, Date][] = [];
-  if (layer.descriptor.mediaType.endsWith('zstd')) throw new Error(`unpacking zstd layers is not supported yet (${layer.descriptor.digest})`);
-  const input = await layer.open();
-  const feeding = layer.descriptor.mediaType.endsWith('gzip') ? pipeline(input, createGunzip(), tar) : pipeline(input, tar);
-  // Entries are consumed in order; a failing entry destroys the extractor, which ends the feeding too.
-  try {
-    for await (const entry of tar) await applyEntry(root, entry.header, entry as AsyncIterable<Buffer>, hardlinks, directoryTimes);
-  } catch (error) {
-    tar.destroy(error as Error);
-    await feeding.catch(() => {});
-    throw error;
-  }
-  await feeding;
+  const directoryTimes: [string, number][] = [];
+  await readLayerTar(layer, (header, content) => applyEntry(root, header, content, hardlinks, directoryTimes));
   for (const [path, target] of hardlinks) {
     await rm(path, { force: true, recursive: true });
     await link(target, path);
@@ -82,7 +62,7 @@ async function applyEntry(
   header: Header,
   content: AsyncIterable<Buffer>,
   hardlinks: [string, string][],
-  directoryTimes: [string, Date][],
+  directoryTimes: [string, number][],
 ): Promise<void> {
   const relative = cleanEntryPath(header.name);
   if (relative === '') return;
@@ -100,8 +80,7 @@ async function applyEntry(
   await mkdir(folder, { recursive: true });
   const existing = await lstat(path).catch(() => undefined);
   if (existing && !(existing.isDirectory() && header.type === 'directory')) await rm(path, { recursive: true, force: true });
-  const mtime = header.mtime ?? new Date(0);
-  const mode = (header.mode ?? 0o644) & 0o7777;
+  const { mode, uid, gid, mtime } = entryMetadata(header);
   switch (header.type) {
     case 'directory':
       await mkdir(path, { recursive: true });
@@ -111,12 +90,9 @@ async function applyEntry(
     case 'symlink':
       await symlink(header.linkname ?? '', path);
       break;
-    case 'link': {
-      const target = cleanEntryPath(header.linkname ?? '');
-      const targetFolder = await resolveHostFolder(root, target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : '');
-      hardlinks.push([path, join(targetFolder, target.slice(target.lastIndexOf('/') + 1))]);
+    case 'link':
+      hardlinks.push([path, await hostPathOf(root, cleanEntryPath(header.linkname ?? ''))]);
       break;
-    }
     case 'file':
     case 'contiguous-file': {
       const file = await open(path, 'w', mode);
@@ -133,33 +109,5 @@ async function applyEntry(
       // Devices and fifos need privileges COPY --from never needs; their names are enough.
       break;
   }
-  if (header.type !== 'link') await lchown(path, header.uid ?? 0, header.gid ?? 0).catch(() => {});
-}
-
-/** The entry name as a root-relative path; throws for names that climb out of the root. */
-function cleanEntryPath(name: string): string {
-  const parts: string[] = [];
-  for (const part of name.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') throw new UnsafeLayerEntryError(`layer entry "${name}" points outside the image root`);
-    parts.push(part);
-  }
-  return parts.join('/');
-}
-
-/**
- * The host path of a root-relative folder, following symlinks as the container would see them but
- * never leaving the root: an absolute link target restarts at the root and `..` stops there.
- */
-async function resolveHostFolder(root: string, relativeDir: string): Promise<string> {
-  const { resolved } = await resolveInRoot(
-    relativeDir,
-    async ({ path }) => {
-      const candidate = join(root, path);
-      const info = await lstat(candidate).catch(() => undefined);
-      return info?.isSymbolicLink() ? { follow: await readlink(candidate) } : 'enter';
-    },
-    () => new UnsafeLayerEntryError(`too many symlinks resolving "${relativeDir}"`),
-  );
-  return join(root, ...resolved);
+  if (header.type !== 'link') await lchown(path, uid, gid).catch(() => {});
 }

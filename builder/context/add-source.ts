@@ -8,6 +8,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import * as zlib from 'node:zlib';
 import { extract } from 'tar-stream';
 import { Digester, parseDigest, splitDigest, type Digest } from '../../shared/digest.js';
+import { entryMetadata } from '../layer-reader.js';
 import type { ResolvedSource, SourceEntry, SourceTree } from './build-context.js';
 
 /** How a local ADD source is compressed, told by its first bytes. */
@@ -155,13 +156,8 @@ export async function extractArchive(file: string, compression: Compression, scr
     for await (const item of tar) {
       const header = item.header;
       const path = archivePath(header.name, shown, header.name);
-      const pax = (header.pax ?? {}) as Record<string, string | undefined>;
-      const metadata = {
-        mode: (header.mode ?? 0o644) & 0o7777,
-        uid: paxNumber(pax.uid) ?? header.uid ?? 0,
-        gid: paxNumber(pax.gid) ?? header.gid ?? 0,
-        mtime: Math.floor(paxNumber(pax.mtime) ?? (header.mtime ? header.mtime.getTime() / 1000 : 0)),
-      };
+      const { mtime, ...owner } = entryMetadata(header);
+      const metadata = { ...owner, mtime: Math.floor(mtime) };
       const base = path.slice(path.lastIndexOf('/') + 1);
       const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
       if (path === '' || !['file', 'contiguous-file', 'directory', 'symlink', 'link'].includes(header.type)) {
@@ -318,11 +314,6 @@ function archivePath(name: string, archive: string, shown: string): string {
     parts.push(part);
   }
   return parts.join('/');
-}
-
-function paxNumber(value: string | undefined): number | undefined {
-  if (value === undefined || !/^-?[0-9]+(\.[0-9]*)?$/.test(value)) return undefined;
-  return Number(value);
 }
 
 /** The decompressed bytes of `file`. */

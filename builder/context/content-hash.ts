@@ -45,6 +45,7 @@ export async function hashCopySources(entries: readonly LayerEntry[], options: C
     hash.field('u', String(entry.uid));
     hash.field('g', String(entry.gid));
     if (entry.type === 'symlink' || entry.type === 'hardlink') hash.field('l', entry.target);
+    if (entry.type === 'char-device' || entry.type === 'block-device') hash.field('d', `${entry.major}:${entry.minor}`);
     if (entry.type === 'file') {
       hash.field('s', String(entry.size));
       hash.field('c', contents[i]!);

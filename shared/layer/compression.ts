@@ -22,6 +22,7 @@ export const ZSTD_COMMAND = 'zstd';
 
 type ZstdZlib = {
   createZstdCompress?: (options?: { params?: Record<number, number> }) => Transform;
+  createZstdDecompress?: () => Transform;
   constants: Record<string, number>;
 };
 const zstdZlib = zlib as unknown as ZstdZlib;
@@ -71,9 +72,34 @@ export async function createCompressor(compression: Compression, options: Compre
         if (c.ZSTD_c_checksumFlag !== undefined) params[c.ZSTD_c_checksumFlag] = 1; // as the zstd command writes frames
         return zstdZlib.createZstdCompress!({ params });
       }
-      if (await zstdCommandAvailable()) return commandCompressor(ZSTD_COMMAND, ['-q', '-c', `-${level}`, '-T0', '--no-progress']);
+      if (await zstdCommandAvailable()) return commandStream(ZSTD_COMMAND, ['-q', '-c', `-${level}`, '-T0', '--no-progress']);
       throw new CompressionUnavailableError((await zstdUnavailableReason())!);
     }
+    default:
+      throw new RangeError(`unknown compression "${compression as string}" (expected ${COMPRESSIONS.join(', ')})`);
+  }
+}
+
+/** How a layer blob of this media type is compressed (`…tar+gzip`, `…tar.gzip`, `…tar+zstd`, `…tar`). */
+export function compressionOfMediaType(mediaType: string): Compression {
+  if (mediaType.endsWith('gzip')) return 'gzip';
+  return mediaType.endsWith('zstd') ? 'zstd' : 'none';
+}
+
+/**
+ * A stream decompressing what is written to it: gzip with node:zlib, zstd with node:zlib when it
+ * has zstd, else the `zstd` command. Throws CompressionUnavailableError when zstd cannot be read here.
+ */
+export async function createDecompressor(compression: Compression): Promise<Duplex> {
+  switch (compression) {
+    case 'none':
+      return new PassThrough({ highWaterMark: 1024 * 1024 });
+    case 'gzip':
+      return zlib.createGunzip();
+    case 'zstd':
+      if (zstdZlib.createZstdDecompress) return zstdZlib.createZstdDecompress();
+      if (await zstdCommandAvailable()) return commandStream(ZSTD_COMMAND, ['-d', '-q', '-c', '--no-progress']);
+      throw new CompressionUnavailableError((await zstdUnavailableReason())!);
     default:
       throw new RangeError(`unknown compression "${compression as string}" (expected ${COMPRESSIONS.join(', ')})`);
   }
@@ -83,7 +109,7 @@ export async function createCompressor(compression: Compression, options: Compre
  * A child process as a Duplex: writes go to its stdin, its stdout is read. The readable side ends
  * only once the process has exited with status 0, so truncated output is never taken for whole.
  */
-function commandCompressor(command: string, args: string[]): Duplex {
+function commandStream(command: string, args: string[]): Duplex {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');

@@ -3,7 +3,15 @@
  * build context, RUN from an overlay upper directory. Paths are relative to the image root,
  * '/'-separated, without a leading '/' or trailing '/' (`usr/bin/env`).
  */
-export type LayerEntry = FileEntry | DirectoryEntry | SymlinkEntry | HardlinkEntry | WhiteoutEntry | OpaqueEntry;
+export type LayerEntry =
+  | FileEntry
+  | DirectoryEntry
+  | SymlinkEntry
+  | HardlinkEntry
+  | DeviceEntry
+  | FifoEntry
+  | WhiteoutEntry
+  | OpaqueEntry;
 
 interface EntryMetadata {
   readonly path: string;
@@ -37,6 +45,18 @@ export interface SymlinkEntry extends EntryMetadata {
 export interface HardlinkEntry extends EntryMetadata {
   readonly type: 'hardlink';
   readonly target: string;
+}
+
+/** A character or block device node, as `mknod` makes them (RUN output under /dev, for instance). */
+export interface DeviceEntry extends EntryMetadata {
+  readonly type: 'char-device' | 'block-device';
+  readonly major: number;
+  readonly minor: number;
+}
+
+/** A named pipe, as `mkfifo` makes them. */
+export interface FifoEntry extends EntryMetadata {
+  readonly type: 'fifo';
 }
 
 /** Deletes `path` from the layers below (written as `.wh.<name>`). */

@@ -17,7 +17,7 @@ export const READ_AHEAD_MAX_BYTES = 256 * 1024;
 const READ_AHEAD_FILES = 64;
 const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
-export type TarRecordType = 'file' | 'hardlink' | 'symlink' | 'directory';
+export type TarRecordType = 'file' | 'hardlink' | 'symlink' | 'directory' | 'char-device' | 'block-device' | 'fifo';
 
 /** One tar entry as written: the name is final (a directory's ends with '/'). */
 export interface TarRecord {
@@ -33,6 +33,9 @@ export interface TarRecord {
   readonly size: number;
   /** Symlink or hardlink target. */
   readonly linkname?: string;
+  /** A device's numbers (char-device and block-device only). */
+  readonly devmajor?: number;
+  readonly devminor?: number;
   /** Written as PAX `SCHILY.xattr.<name>` records, raw bytes. */
   readonly xattrs?: Readonly<Record<string, Buffer>>;
   /**
@@ -45,7 +48,15 @@ export interface TarRecord {
 /** Raised when an entry cannot be written as a valid tar (bad name, body of the wrong length, …). */
 export class TarFormatError extends Error {}
 
-const TYPE_FLAGS: Record<TarRecordType, number> = { file: 0x30, hardlink: 0x31, symlink: 0x32, directory: 0x35 };
+const TYPE_FLAGS: Record<TarRecordType, number> = {
+  file: 0x30,
+  hardlink: 0x31,
+  symlink: 0x32,
+  'char-device': 0x33,
+  'block-device': 0x34,
+  directory: 0x35,
+  fifo: 0x36,
+};
 
 function isAscii(s: string): boolean {
   return /^[\x00-\x7f]*$/.test(s);
@@ -85,7 +96,7 @@ function checksum(block: Buffer): void {
 function ustarBlock(
   name: string,
   typeFlag: number,
-  fields: { mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string },
+  fields: { mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string; devmajor?: number; devminor?: number },
 ): Buffer {
   const block = Buffer.alloc(BLOCK);
   writeString(block, 0, 100, name);
@@ -98,8 +109,8 @@ function ustarBlock(
   writeString(block, 157, 100, fields.linkname);
   block.write('ustar\x0000', 257, 8, 'ascii');
   // uname and gname stay empty: no host-dependent metadata.
-  writeOctal(block, 329, 8, 0);
-  writeOctal(block, 337, 8, 0);
+  writeOctal(block, 329, 8, fields.devmajor ?? 0);
+  writeOctal(block, 337, 8, fields.devminor ?? 0);
   checksum(block);
   return block;
 }
@@ -114,6 +125,13 @@ export function validateRecord(record: TarRecord): void {
   }
   if (record.mode > 0o7777) throw new TarFormatError(`${where}: mode ${record.mode.toString(8)} has bits beyond 07777`);
   if (record.type !== 'file' && record.size !== 0) throw new TarFormatError(`${where}: a ${record.type} has no body`);
+  const device = record.type === 'char-device' || record.type === 'block-device';
+  for (const [field, value] of [['devmajor', record.devmajor], ['devminor', record.devminor]] as const) {
+    if (value === undefined) continue;
+    if (!device) throw new TarFormatError(`${where}: a ${record.type} has no ${field}`);
+    // ustar has 7 octal digits for them and PAX no record (as Go's archive/tar): Linux's fit.
+    if (!Number.isSafeInteger(value) || value < 0 || value > MAX_OCTAL_7) throw new TarFormatError(`${where}: ${field} must be 0–${MAX_OCTAL_7}, got ${value}`);
+  }
   for (const key of Object.keys(record.xattrs ?? {})) {
     if (key.length === 0 || key.includes('=') || key.includes('\0')) throw new TarFormatError(`${where}: invalid xattr name "${key}"`);
   }
@@ -139,6 +157,8 @@ export function encodeTarHeader(record: TarRecord): Buffer {
     size: record.size > MAX_OCTAL_11 ? 0 : record.size,
     mtime: record.mtime > MAX_OCTAL_11 ? 0 : record.mtime,
     linkname: toAscii(linkname),
+    ...(record.devmajor !== undefined ? { devmajor: record.devmajor } : {}),
+    ...(record.devminor !== undefined ? { devminor: record.devminor } : {}),
   });
   if (pax.size === 0) return main;
 

@@ -134,6 +134,11 @@ export function layerTarRecords(entries: readonly LayerEntry[], options: LayerTa
         return { name: `${name}/`, type: 'directory', ...metadata(entry), size: 0 };
       case 'symlink':
         return { name, type: 'symlink', ...metadata(entry), size: 0, linkname: entry.target };
+      case 'char-device':
+      case 'block-device':
+        return { name, type: entry.type, ...metadata(entry), size: 0, devmajor: entry.major, devminor: entry.minor };
+      case 'fifo':
+        return { name, type: 'fifo', ...metadata(entry), size: 0 };
       case 'file':
       case 'hardlink': {
         const root = entry.type === 'file' ? entry : rootOf.get(entry.path)!;

@@ -129,6 +129,23 @@ describe('layer tar writer', () => {
     }
   });
 
+  test('device nodes and fifos carry their type and device numbers', async () => {
+    const read = await readTar(await tarOf([
+      { type: 'char-device', path: 'dev/null', ...meta, mode: 0o666, major: 1, minor: 3 },
+      { type: 'block-device', path: 'dev/loop0', ...meta, mode: 0o660, major: 7, minor: 0 },
+      { type: 'fifo', path: 'run/pipe', ...meta, mode: 0o600 },
+    ]));
+    const byName = new Map(read.map((e) => [e.header.name, e.header]));
+    const fields = (name: string) => {
+      const header = byName.get(name)!;
+      return [header.type, header.mode, header.devmajor, header.devminor, header.size];
+    };
+    assert.deepEqual(fields('dev/null'), ['character-device', 0o666, 1, 3, 0]);
+    assert.deepEqual(fields('dev/loop0'), ['block-device', 0o660, 7, 0, 0]);
+    assert.deepEqual(fields('run/pipe'), ['fifo', 0o600, 0, 0, 0]);
+    assert.throws(() => layerTar([{ type: 'char-device', path: 'dev/x', ...meta, major: 1 << 22, minor: 0 }]), /devmajor/);
+  });
+
   test('xattrs become PAX SCHILY.xattr records with their raw bytes', async () => {
     const capability = Buffer.from('0100000200200000000000000000000000000000', 'hex'); // cap_net_raw+ep, binary
     const bytes = await tarOf([file('bin/ping', 'ping', { xattrs: { 'security.capability': capability, 'user.comment': Buffer.from('héllo') } })]);

@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mapConcurrently } from '../../shared/concurrency.js';
+import type { Digest } from '../../shared/digest.js';
+import type { Layer } from '../../shared/image.js';
+import { unpackLowerDir } from './lower-dir.js';
+
+/** Layers unpacked at once by prepare(): unpacking is gunzip and small writes, a few keep the disk busy. */
+const UNPACK_CONCURRENCY = 4;
+
+/** Snapshots being made in this process, by directory: callers wanting the same chain share one. */
+const making = new Map<string, Promise<void>>();
+
+/** The OCI ChainID of each prefix of `layers`: the first layer's DiffID, then sha256(parent ChainID + " " + DiffID). */
+export function chainIds(layers: readonly Layer[]): Digest[] {
+  const ids: Digest[] = [];
+  for (const layer of layers) {
+    const parent = ids.at(-1);
+    ids.push(parent === undefined ? layer.diffId : (`sha256:${createHash('sha256').update(`${parent} ${layer.diffId}`).digest('hex')}` as Digest));
+  }
+  return ids;
+}
+
+/**
+ * Each layer unpacked once, alone, in overlayfs lower-dir form, in `<root>/<chain ID hex>`; RUN
+ * steps mount them as the lower dirs of an overlay. Each also has a short name, `<root>/l/<16
+ * chars>`, a symlink: a mount's options fit in one page, and 120 chain IDs would not.
+ */
+export class LayerSnapshots {
+  constructor(readonly root: string) {}
+
+  /** One lower dir per layer, in the layers' order (bottom first; overlayfs lists them top-most first). */
+  async prepare(layers: readonly Layer[]): Promise<string[]> {
+    const ids = chainIds(layers);
+    const chain = layers.map((layer, i) => ({ layer, id: ids[i]! }));
+    return mapConcurrently(chain, UNPACK_CONCURRENCY, ({ layer, id }) => this.snapshot(id, (building) => unpackLowerDir(layer, building)));
+  }
+
+  /**
+   * Makes `upperDir`, the unmounted upper dir of the RUN that built `layer` over `parents`, that
+   * layer's snapshot: it already is its lower-dir form (whiteouts, opaque dirs), so the next RUN
+   * does not unpack the layer. `upperDir` is moved (it must be on this filesystem) or, when the
+   * snapshot exists already, removed. Returns the lower dir.
+   */
+  async adopt(parents: readonly Layer[], layer: Layer, upperDir: string): Promise<string> {
+    const id = chainIds([...parents, layer]).at(-1)!;
+    return this.snapshot(id, async (building) => {
+      await rm(building, { recursive: true, force: true });
+      await rename(upperDir, building);
+    }).finally(() => rm(upperDir, { recursive: true, force: true }));
+  }
+
+  /** The lower dir of chain `id`, made by `fill` (into an empty temporary directory) unless it exists. */
+  private async snapshot(id: Digest, fill: (building: string) => Promise<void>): Promise<string> {
+    const hex = id.slice(id.indexOf(':') + 1);
+    const directory = join(this.root, hex);
+    let pending = making.get(directory);
+    if (!pending) {
+      pending = this.make(directory, hex, fill).finally(() => making.delete(directory));
+      making.set(directory, pending);
+    }
+    await pending;
+    return this.shortName(hex);
+  }
+
+  private async make(directory: string, hex: string, fill: (building: string) => Promise<void>): Promise<void> {
+    if (!(await lstat(directory).catch(() => undefined))) {
+      // Named `<pid>-…` like every temporary of the build root, so a dead process's are found and removed.
+      const building = join(this.root, `${process.pid}-partial-${hex}`);
+      await rm(building, { recursive: true, force: true });
+      await mkdir(building, { recursive: true });
+      try {
+        await fill(building);
+        await rename(building, directory).catch(async (error: NodeJS.ErrnoException) => {
+          // Another process made the same snapshot meanwhile: theirs is as good.
+          if (!['EEXIST', 'ENOTEMPTY'].includes(error.code ?? '')) throw error;
+        });
+      } finally {
+        await rm(building, { recursive: true, force: true });
+      }
+    }
+    await this.link(hex);
+  }
+
+  private shortName(hex: string): string {
+    return join(this.root, 'l', Buffer.from(hex.slice(0, 24), 'hex').toString('base64url'));
+  }
+
+  /** Makes the short-name symlink of a snapshot, or checks the existing one points at it (96 bits: a clash is a bug). */
+  private async link(hex: string): Promise<void> {
+    const name = this.shortName(hex);
+    const target = `../${hex}`;
+    await mkdir(join(this.root, 'l'), { recursive: true });
+    try {
+      await symlink(target, name);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const existing = await readlink(name);
+      if (existing !== target) throw new Error(`snapshot short name ${name} points at ${existing}, not ${target}`);
+    }
+  }
+}
