@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { materializeRootfs } from '../../builder/rootfs.js';
 import { LayerSnapshots } from '../../builder/snapshot/layer-snapshots.js';
 import { OverlayDiffError, overlayDiff } from '../../builder/snapshot/overlay-diff.js';
