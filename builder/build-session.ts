@@ -6,6 +6,7 @@ import type { BuildCache, CachedStep } from './cache/build-cache.js';
 import type { ContextDigestCache } from './cache/context-digest-cache.js';
 import type { ImportedBuildCache } from './cache/registry/cache-import.js';
 import type { SourceTree } from './context/build-context.js';
+import type { LayerSnapshots } from './snapshot/layer-snapshots.js';
 import type { Progress } from './progress.js';
 import type { StageState } from './stage-state.js';
 
@@ -30,6 +31,8 @@ export interface BuildSession {
   /** The `--cache-from` caches, consulted after the local one. */
   readonly importedCache: ImportedBuildCache;
   readonly contextDigests: ContextDigestCache;
+  /** Layers unpacked for overlay mounts (RUN). */
+  readonly snapshots: LayerSnapshots;
   readonly progress: Progress;
   readonly context: SourceTree;
   /** The root filesystem of a finished stage (by name or index) or an image, as a directory: for COPY --from. */

@@ -25,6 +25,8 @@ import { writeOciLayoutArchive } from './export/oci-layout.js';
 import { dockerignoreFor, expandWord, lookupFrom, parseDockerfile, parseOnbuildTrigger, type Stage } from './frontend/index.js';
 import type { Progress } from './progress.js';
 import { materializeRootfs } from './rootfs.js';
+import { removeStaleContainers } from './runtime/run-container.js';
+import { LayerSnapshots } from './snapshot/layer-snapshots.js';
 import { removeStaleMounts } from './snapshot/overlay-mount.js';
 import { StageState } from './stage-state.js';
 import { stageResolver, stagesToBuild, type StageNode, type StageResolver } from './stage-graph.js';
@@ -54,6 +56,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
   await mkdir(options.root, { recursive: true });
   // Mounts first: removing a dead build's temporaries must not reach through its overlays.
   await removeStaleMounts(options.root);
+  await removeStaleContainers(join(options.root, 'runtime'), options.runtime);
   removeTemporaries(options.root);
   const store = new ContentStore(join(options.root, 'content'));
   const cache = new BuildCache(join(options.root, 'cache.db'));
@@ -87,6 +90,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       cache,
       importedCache,
       contextDigests,
+      snapshots: new LayerSnapshots(join(options.root, 'snapshots')),
       progress,
       context: SourceTree.context(options.context, await dockerignoreFor(options.context, options.dockerfile)),
       consumedBuildArgs,
@@ -126,7 +130,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       for (const instruction of [...triggers.map((expression) => parseOnbuildTrigger(expression)), ...node.stage.instructions]) {
         const id = isStep(instruction) ? progress.start(`[${prefix}${++step}/${steps}] ${instruction.original}`) : undefined;
         try {
-          const cached = await dispatchInstruction(session, state, instruction, scope);
+          const cached = await dispatchInstruction(session, state, instruction, scope, id);
           if (id !== undefined) (cached ? progress.cached(id) : progress.done(id));
         } catch (error) {
           if (id !== undefined) progress.fail(id, (error as Error).message);

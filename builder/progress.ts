@@ -54,8 +54,11 @@ class PlainProgress implements Progress {
     return id;
   }
 
+  /** A line of the step's output, with the seconds since the step started, as BuildKit prints it. */
   log(id: number, line: string): void {
-    this.output.write(`#${id} ${line}\n`);
+    const step = this.steps.get(id);
+    const elapsed = step ? ((Date.now() - step.started) / 1000).toFixed(3) : '0.000';
+    this.output.write(`#${id} ${elapsed} ${line}\n`);
   }
 
   cached(id: number): void {

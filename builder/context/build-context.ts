@@ -158,6 +158,15 @@ export class SourceTree {
     return readFile(join(this.root, resolved.path));
   }
 
+  /**
+   * The host path of a path of the tree, symlinks followed inside the tree: for RUN --mount=type=bind.
+   * Undefined when it is missing or excluded.
+   */
+  async hostPath(path: string): Promise<string | undefined> {
+    const resolved = await this.resolvePath(cleanRelative(path), true);
+    return 'stats' in resolved ? join(this.root, resolved.path) : undefined;
+  }
+
   /** The pattern as a clean root-relative path; `..` above the root is an error in the context and stops at the root elsewhere. */
   private cleanPattern(pattern: string, instruction: string): string {
     const parts: string[] = [];

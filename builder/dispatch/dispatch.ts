@@ -2,6 +2,7 @@ import { BuildStepError, type BuildSession } from '../build-session.js';
 import { expandInstruction, type Instruction } from '../frontend/index.js';
 import type { StageState } from '../stage-state.js';
 import { dispatchCopy } from './copy.js';
+import { dispatchRun } from './run.js';
 import {
   dispatchArg,
   dispatchCmd,
@@ -41,6 +42,8 @@ export async function dispatchInstruction(
   state: StageState,
   raw: Instruction,
   scope: DispatchScope,
+  /** The progress step it shows as (for a RUN's output lines). */
+  progressStep: number | undefined,
 ): Promise<boolean | void> {
   const instruction = expandInstruction(raw, state.lookup(), session.escapeToken, session.dockerfileName);
   switch (instruction.kind) {
@@ -50,7 +53,7 @@ export async function dispatchInstruction(
     case 'WORKDIR':
       return dispatchWorkdir(session, state, instruction);
     case 'RUN':
-      throw new BuildStepError(session.dockerfileName, instruction.line, 'RUN is not supported yet: Wharf builds Dockerfiles without RUN steps for now');
+      return dispatchRun(session, state, instruction, progressStep!);
     case 'FROM':
       throw new BuildStepError(session.dockerfileName, instruction.line, 'FROM inside a stage');
     case 'ENV':

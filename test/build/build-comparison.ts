@@ -95,9 +95,9 @@ export class BuildComparison {
   }
 
   /** The same fixture built by the engine's BuildKit. */
-  async buildkit(name: string, spec: BuildSpec = {}): Promise<BuiltImage> {
+  async buildkit(name: string, spec: BuildSpec = {}, extra: readonly string[] = []): Promise<BuiltImage> {
     const tag = `${IMAGE_PREFIX}/buildkit-${spec.label ?? name}:latest`;
-    const output = await buildkitBuild(spec.context ?? fixture(name), tag, { BASE: this.base, ...spec.args }, spec.target ? ['--target', spec.target] : []);
+    const output = await buildkitBuild(spec.context ?? fixture(name), tag, { BASE: this.base, ...spec.args }, [...(spec.target ? ['--target', spec.target] : []), ...extra]);
     this.images.add(tag);
     return describeImage(tag, output);
   }

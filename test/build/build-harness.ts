@@ -130,7 +130,7 @@ export async function savedImage(image: string): Promise<SavedImage> {
 }
 
 /** `docker save IMAGE` as bytes (the harness's run() decodes output as text). */
-async function dockerSaveBytes(image: string): Promise<Buffer> {
+export async function dockerSaveBytes(image: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn(DOCKER, ['save', image], { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];

@@ -451,9 +451,6 @@ describe('wharf build refuses bad input with one line naming the problem', () =>
     assert.doesNotMatch(line, /COPY failed: COPY failed/);
   });
 
-  test('RUN says it is not supported yet', async () => {
-    assert.match(await failingBuild('run'), /Dockerfile:4: RUN is not supported yet/);
-  });
 
   test('progress output ends with the error, without a stack trace', async () => {
     const root = await temps.make();
