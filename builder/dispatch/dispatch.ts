@@ -2,7 +2,6 @@ import { BuildStepError, type BuildSession } from '../build-session.js';
 import { expandInstruction, type Instruction } from '../frontend/index.js';
 import type { StageState } from '../stage-state.js';
 import { dispatchCopy } from './copy.js';
-import { dispatchRun } from './run.js';
 import {
   dispatchArg,
   dispatchCmd,
@@ -53,7 +52,8 @@ export async function dispatchInstruction(
     case 'WORKDIR':
       return dispatchWorkdir(session, state, instruction);
     case 'RUN':
-      return dispatchRun(session, state, instruction, progressStep!);
+      // Loaded on first use: a RUN-free build (most warm rebuilds' hot path) never pays for the runtime and snapshots.
+      return (await import('./run.js')).dispatchRun(session, state, instruction, progressStep!);
     case 'FROM':
       throw new BuildStepError(session.dockerfileName, instruction.line, 'FROM inside a stage');
     case 'ENV':

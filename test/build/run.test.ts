@@ -159,6 +159,26 @@ describe('RUN against BuildKit', { skip: unavailable ?? false }, () => {
     assert.deepEqual(host, interfaces(await readFile('/proc/net/dev', 'utf8')));
   });
 
+  test('SOURCE_DATE_EPOCH: two cold builds with RUN steps give the same image ID', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const root = await builds.temps.make();
+      const iidfile = join(root, 'iid');
+      assertBuilt(await wharfBuild(['--root', join(root, 'state'), '-q', '--iidfile', iidfile, ...buildArgs({ BASE: builds.base }), fixture('run-filesystem')], { SOURCE_DATE_EPOCH: '1700000000' }), 'reproducible RUN');
+      ids.push(await readFile(iidfile, 'utf8'));
+      // Let the second build's files get other mtimes.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    assert.equal(ids[1], ids[0]);
+  });
+
+  test('without the OCI runtime a RUN fails saying what to install', async () => {
+    const root = await builds.temps.make();
+    const result = await wharfBuild(['--root', root, '-q', '--runtime', 'no-such-runtime', ...buildArgs({ BASE: builds.base }), fixture('run-multistage')]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr.trim(), /^wharf build: \S*Dockerfile:\d+: RUN failed: RUN needs an OCI runtime: apt-get install runc, or pass --runtime \(no-such-runtime was not found\)$/);
+  });
+
   test('a failing RUN fails the build naming the line and exit code, after its output', async () => {
     const root = await builds.temps.make();
     const result = await wharfBuild(['--root', root, '--progress', 'plain', ...buildArgs({ BASE: builds.base }), fixture('bad/run-fails')]);
