@@ -14,7 +14,7 @@ export function dockerfileSteps(output: string): StepOutcome[] {
   const names = new Map<string, string>();
   const cached = new Set<string>();
   for (const line of output.split('\n')) {
-    const step = /^#(\d+) \[(?:[^\]]+ )?\d+\/\d+\] (.+)$/.exec(line);
+    const step = /^#(\d+) \[(?:[^\]]+ )?\s*\d+\/\d+\] (.+)$/.exec(line);
     if (step && !names.has(step[1]!) && !/^FROM /i.test(step[2]!)) names.set(step[1]!, step[2]!.trim());
     const mark = /^#(\d+) CACHED\s*$/.exec(line);
     if (mark) cached.add(mark[1]!);

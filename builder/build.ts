@@ -22,7 +22,7 @@ import { SourceTree } from './context/build-context.js';
 import { dispatchInstruction, isStep, type DispatchScope } from './dispatch/dispatch.js';
 import { writeDockerArchive } from './export/docker-archive.js';
 import { writeOciLayoutArchive } from './export/oci-layout.js';
-import { dockerignoreFor, expandWord, lookupFrom, parseDockerfile, parseOnbuildTrigger, type Stage } from './frontend/index.js';
+import { dockerignoreFor, expandStepName, expandWord, lookupFrom, parseDockerfile, parseOnbuildTrigger, type Stage } from './frontend/index.js';
 import type { Progress } from './progress.js';
 import { materializeRootfs } from './rootfs.js';
 import { removeStaleContainers } from './runtime/run-container.js';
@@ -115,7 +115,9 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       const label = node.name ?? `stage-${node.index}`;
       const steps = node.stage.instructions.filter(isStep).length + 1;
       const prefix = needed.length > 1 ? `${label} ` : '';
-      const fromStep = progress.start(`[${prefix}1/${steps}] FROM ${node.base}`);
+      // BuildKit pads the step number to the width of the total: [ 5/10].
+      const position = (n: number) => `[${prefix}${String(n).padStart(String(steps).length)}/${steps}]`;
+      const fromStep = progress.start(`${position(1)} FROM ${node.base}`);
       let state: StageState;
       let triggers: readonly string[];
       try {
@@ -128,7 +130,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       const scope: DispatchScope = { metaArgs, cmdSet: false };
       let step = 1;
       for (const instruction of [...triggers.map((expression) => parseOnbuildTrigger(expression)), ...node.stage.instructions]) {
-        const id = isStep(instruction) ? progress.start(`[${prefix}${++step}/${steps}] ${instruction.original}`) : undefined;
+        const id = isStep(instruction) ? progress.start(`${position(++step)} ${expandStepName(instruction.original, state.lookup(), parsed.escapeToken)}`) : undefined;
         try {
           const cached = await dispatchInstruction(session, state, instruction, scope, id);
           if (id !== undefined) (cached ? progress.cached(id) : progress.done(id));

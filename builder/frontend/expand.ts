@@ -53,6 +53,22 @@ export function expandWordWithMatches(word: string, lookup: EnvLookup, escapeTok
 }
 
 /**
+ * A step's name as BuildKit's progress shows it: the instruction line with variables that are set
+ * substituted, quotes kept as written, unset ones left alone, the keyword upper-cased; the line as
+ * written when it does not lex.
+ */
+export function expandStepName(line: string, lookup: EnvLookup, escapeToken = '\\'): string {
+  let name = line;
+  try {
+    name = lexWord(line, lookup, { escapeToken, rawQuotes: true, skipUnsetEnv: true }).result;
+  } catch {
+    // BuildKit shows such a line unexpanded, and the instruction itself reports the problem.
+  }
+  const space = name.indexOf(' ');
+  return space < 0 ? name.toUpperCase() : name.slice(0, space).toUpperCase() + name.slice(space);
+}
+
+/**
  * Expands `$VARS` in a COPY/ADD heredoc body (unquoted delimiter): quotes are kept
  * as written and `\` escapes, whatever the escape directive, as BuildKit's ExpandRaw.
  */

@@ -45,8 +45,9 @@ describe('RUN against BuildKit', { skip: unavailable ?? false }, () => {
       const where = await dockerRun(both.wharf.image, ['cat', '/work/where.txt', '/hostname.txt']);
       assert.equal(where, '/work\nhi\nbuildkitsandbox\n');
     });
-    await t.test('plain progress shows the command output under its step', () => {
+    await t.test('plain progress shows the command output under its step, as BuildKit does', () => {
       assert.match(both.wharf.output, /^#\d+ \d+\.\d{3} building 1\.0$/m);
+      assert.deepEqual(runOutput(both.wharf.output), runOutput(both.buildkit.output));
     });
   });
 
@@ -188,6 +189,24 @@ describe('RUN against BuildKit', { skip: unavailable ?? false }, () => {
     assert.match(last, /^wharf build: \S*Dockerfile:4: RUN failed: process "\/bin\/sh -c echo about to fail && exit 3" did not complete successfully: exit code: 3$/);
   });
 });
+
+/** Each RUN step's output lines in plain progress (`#7 0.213 text`), by step name, the timestamps left out. */
+function runOutput(progress: string): Record<string, string[]> {
+  const names = new Map<string, string>();
+  const out: Record<string, string[]> = {};
+  for (const line of progress.split('\n')) {
+    const match = /^#(\d+) (.*)$/.exec(line);
+    if (!match) continue;
+    const [, id, rest] = match as unknown as [string, string, string];
+    if (!names.has(id)) {
+      names.set(id, rest);
+      continue;
+    }
+    const text = /^\d+\.\d+ (.*)$/.exec(rest)?.[1];
+    if (text !== undefined && / RUN /.test(names.get(id)!)) (out[names.get(id)!] ??= []).push(text);
+  }
+  return out;
+}
 
 /** What busybox `sha256sum` prints for these bytes read from stdin. */
 function sha256Line(text: string): string {

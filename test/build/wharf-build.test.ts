@@ -296,7 +296,7 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
       const result = assertBuilt(await wharfBuild(['--root', join(root, 'state'), '--progress', 'plain', '--iidfile', iidfile, ...buildArgs({ BASE: builds.base }), ...extra, context]), 'cache');
       return { steps: stepOutcomes(result.stderr), id: (await readFile(iidfile, 'utf8')).trim(), output: result.stderr };
     };
-    const outcomes = (steps: { name: string; outcome: string }[]) => steps.filter((step) => !/\] FROM /.test(step.name)).map((step) => `${step.name.replace(/^\[\d+\/\d+\] /, '')}: ${step.outcome}`);
+    const outcomes = (steps: { name: string; outcome: string }[]) => steps.filter((step) => !/\] FROM /.test(step.name)).map((step) => `${step.name.replace(/^\[ *\d+\/\d+\] /, '')}: ${step.outcome}`);
 
     before(async () => {
       context = await builds.temps.copyOf('cache');
