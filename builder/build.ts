@@ -24,9 +24,9 @@ import { writeDockerArchive } from './export/docker-archive.js';
 import { writeOciLayoutArchive } from './export/oci-layout.js';
 import { dockerignoreFor, expandStepName, expandWord, lookupFrom, parseDockerfile, parseOnbuildTrigger, type Stage } from './frontend/index.js';
 import type { Progress } from './progress.js';
-import { materializeRootfs } from './rootfs.js';
 import { removeStaleContainers } from './runtime/run-container.js';
 import { LayerSnapshots } from './snapshot/layer-snapshots.js';
+import { RootfsViews } from './snapshot/rootfs-views.js';
 import { removeStaleMounts } from './snapshot/overlay-mount.js';
 import { StageState } from './stage-state.js';
 import { stageResolver, stagesToBuild, type StageNode, type StageResolver } from './stage-graph.js';
@@ -61,6 +61,8 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
   const store = new ContentStore(join(options.root, 'content'));
   const cache = new BuildCache(join(options.root, 'cache.db'));
   const contextDigests = new ContextDigestCache(join(options.root, 'context-digests.db'));
+  const snapshots = new LayerSnapshots(join(options.root, 'snapshots'));
+  const views = new RootfsViews(snapshots, join(options.root, 'tmp'), join(options.root, 'rootfs'));
   const client = new RegistryClient({ insecureRegistries: [...options.insecureRegistries] });
   const warnings = [...parsed.warnings];
   try {
@@ -79,7 +81,6 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
     const needed = stagesToBuild(nodes, options.target);
     const stageOf = stageResolver(nodes);
     const results = new Map<number, Promise<StageState>>();
-    const rootfsDir = join(options.root, 'rootfs');
     const importedCache = await ImportedBuildCache.load(options.noCache ? [] : options.cacheFrom, client, store, progress);
 
     const session: BuildSession = {
@@ -90,24 +91,24 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
       cache,
       importedCache,
       contextDigests,
-      snapshots: new LayerSnapshots(join(options.root, 'snapshots')),
+      snapshots,
       progress,
       context: SourceTree.context(options.context, await dockerignoreFor(options.context, options.dockerfile)),
       consumedBuildArgs,
-      rootfsOf: (state) => materializeRootfs(state.layers, rootfsDir),
+      rootfsOf: (state) => views.view(state.layers),
       async readFileOf(state, path) {
         if (state.layers.length === 0) return undefined;
-        return SourceTree.rootfs(await materializeRootfs(state.layers, rootfsDir), { kind: 'stage', name: state.name }).readFile(path);
+        return SourceTree.rootfs(await views.view(state.layers), { kind: 'stage', name: state.name }).readFile(path);
       },
       async sourceRootfs(reference) {
         // Index references were checked against their own stage by stagesToBuild.
         const stage = stageOf(reference, nodes.at(-1)!);
-        if (stage) return SourceTree.rootfs(await materializeRootfs((await results.get(stage.index)!).layers, rootfsDir), { kind: 'stage', name: reference });
+        if (stage) return SourceTree.rootfs(await views.view((await results.get(stage.index)!).layers), { kind: 'stage', name: reference });
         // Not a stage, so an image, as in Docker; a typo'd stage name should say so when the pull fails.
         const image = await pullImage(client, parseImageReference(reference), options.platform, store).catch((error: Error) => {
           throw new Error(`--from=${reference} is not a stage of this Dockerfile, and pulling it as an image failed: ${error.message}`);
         });
-        return SourceTree.rootfs(await materializeRootfs(image.layers, rootfsDir), { kind: 'image', name: reference });
+        return SourceTree.rootfs(await views.view(image.layers), { kind: 'image', name: reference });
       },
     };
 
@@ -163,6 +164,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
     await exportBuildCaches(options.cacheTo, { final: final.steps, all: stages.map((stage) => stage.steps) }, { client, store, progress, mountFrom });
     return { ...exported, warnings: [...warnings, ...importedCache.warnings] };
   } finally {
+    await views.close();
     cache.close();
     contextDigests.close();
   }

@@ -84,11 +84,13 @@ async function applyEntry(
   switch (header.type) {
     case 'directory':
       await mkdir(path, { recursive: true });
+      await lchown(path, uid, gid).catch(() => {});
       await chmod(path, mode);
       directoryTimes.push([path, mtime]);
       break;
     case 'symlink':
       await symlink(header.linkname ?? '', path);
+      await lchown(path, uid, gid).catch(() => {});
       break;
     case 'link':
       hardlinks.push([path, await hostPathOf(root, cleanEntryPath(header.linkname ?? ''))]);
@@ -101,6 +103,8 @@ async function applyEntry(
       } finally {
         await file.close();
       }
+      // Owner before mode: chown clears setuid and setgid bits.
+      await lchown(path, uid, gid).catch(() => {});
       await chmod(path, mode);
       await utimes(path, mtime, mtime);
       break;
@@ -109,5 +113,4 @@ async function applyEntry(
       // Devices and fifos need privileges COPY --from never needs; their names are enough.
       break;
   }
-  if (header.type !== 'link') await lchown(path, uid, gid).catch(() => {});
 }

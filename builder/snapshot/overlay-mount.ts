@@ -10,13 +10,14 @@ export class OverlayUnavailableError extends Error {}
 /** What mountOverlay() mounts where. */
 export interface OverlayOptions {
   /**
-   * Read-only layers, top-most first. None (FROM scratch) mounts an empty directory made beside
-   * the work dir, `<workDir>.empty`, which the caller removes with the work dir.
+   * Read-only layers, top-most first. Too few for the kernel (none with an upper dir, fewer than two
+   * without) are made up with an empty directory beside the target, `<target>.empty`, which the
+   * caller removes with the target.
    */
   readonly lowerDirs: readonly string[];
-  /** Where the changes go; with the work dir, on one filesystem that has trusted xattrs. */
-  readonly upperDir: string;
-  readonly workDir: string;
+  /** Where the changes go; with the work dir, on one filesystem that has trusted xattrs. Without them the overlay is read-only. */
+  readonly upperDir?: string;
+  readonly workDir?: string;
   /** The merged view's mount point. */
   readonly target: string;
 }
@@ -43,18 +44,21 @@ const mounted = new Set<string>();
  */
 export async function mountOverlay(options: OverlayOptions): Promise<void> {
   if (process.getuid?.() !== 0) throw unavailable(`this process runs as uid ${process.getuid?.()}, not root`);
-  const upperDir = resolve(options.upperDir);
-  const workDir = resolve(options.workDir);
+  const writable = options.upperDir !== undefined && options.workDir !== undefined ? [resolve(options.upperDir), resolve(options.workDir)] : [];
   const target = resolve(options.target);
-  const lowerDirs = options.lowerDirs.length > 0 ? options.lowerDirs.map((dir) => resolve(dir)) : [`${workDir}.empty`];
-  await Promise.all([upperDir, workDir, target, ...(options.lowerDirs.length > 0 ? [] : lowerDirs)].map((dir) => mkdir(dir, { recursive: true })));
+  const lowerDirs = options.lowerDirs.map((dir) => resolve(dir));
+  // The kernel wants one lower dir beside an upper dir, and two for a read-only overlay.
+  const padding = Math.max(0, (writable.length > 0 ? 1 : 2) - lowerDirs.length);
+  if (padding > 0) lowerDirs.push(`${target}.empty`);
+  await Promise.all([...writable, target, ...(padding > 0 ? [`${target}.empty`] : [])].map((dir) => mkdir(dir, { recursive: true })));
   const cwd = commonDirectory(lowerDirs);
   const lowerNames = lowerDirs.map((dir) => relative(cwd, dir));
-  for (const path of [...lowerNames, upperDir, workDir]) {
+  for (const path of [...lowerNames, ...writable]) {
     // ':' separates lower dirs and ',' options; the paths are the build root's, so refuse rather than escape.
     if (/[:,\\]/.test(path)) throw new Error(`overlay directory ${path} contains ':', ',' or '\\'`);
   }
-  const data = `lowerdir=${lowerNames.join(':')},upperdir=${upperDir},workdir=${workDir},${MOUNT_FEATURES}`;
+  const upper = writable.length > 0 ? `,upperdir=${writable[0]},workdir=${writable[1]}` : '';
+  const data = `lowerdir=${lowerNames.join(':')}${upper},${MOUNT_FEATURES}`;
   if (Buffer.byteLength(data) > MOUNT_OPTIONS_MAX_BYTES) {
     throw new Error(
       `cannot mount ${lowerDirs.length} layers: their overlay mount options take ${Buffer.byteLength(data)} bytes, the kernel reads at most ${MOUNT_OPTIONS_MAX_BYTES}`,

@@ -30,8 +30,8 @@ describe('overlay mounts', () => {
       await writeFile(join(merged, 'hello'), 'hi');
     });
     assert.deepEqual(await mountsUnder(root), []);
-    assert.deepEqual(await readdir(`${options.workDir}.empty`), []);
-    const entries = await overlayDiff(options.upperDir);
+    assert.deepEqual(await readdir(`${options.target}.empty`), []);
+    const entries = await overlayDiff(options.upperDir!);
     assert.deepEqual(entries.map((entry) => [entry.type, entry.path]), [['file', 'hello']]);
   });
 
