@@ -8,7 +8,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Runs `wharf serve` until SIGTERM or SIGINT, then drains in-flight requests and resolves. */
 export async function serve(config: ServeConfig): Promise<void> {
-  const storage = openStorage(config.storage);
+  const storage = await openStorage(config.storage);
   const app = await createApp({ storage, logger: { level: config.logLevel } });
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ storage: storage.name }, 'wharf registry ready');

@@ -1,0 +1,82 @@
+// The s3rver process that test/support/s3-server.ts starts: s3rver 3.7 on 127.0.0.1 with two of its
+// gaps filled, as S3 behaves:
+// - AbortMultipartUpload, which s3rver answers 405;
+// - listing with a delimiter, where s3rver misses every common prefix whose objects all lie two or
+//   more folders deeper (it never walks into such folders), so `repositories/` would list no
+//   repository named `a/b`.
+// Usage: node s3rver-main.js DIRECTORY [--log]
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+interface KoaContext {
+  method: string;
+  path: string;
+  query: Record<string, string | undefined>;
+  status: number;
+  type: string;
+  body: unknown;
+}
+type Middleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
+interface ListOptions {
+  prefix?: string;
+  delimiter?: string;
+  maxKeys?: number;
+  startAfter?: string;
+}
+interface Listing {
+  objects: { key: string }[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+}
+interface S3rverApp {
+  middleware: Middleware[];
+  store: {
+    getResourcePath(bucket: string, key: undefined, resource: string): string;
+    listObjects(bucket: string, options: ListOptions): Promise<Listing>;
+  };
+  run(): Promise<{ address: string; port: number }>;
+}
+
+const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<string, unknown>) => S3rverApp;
+const [directory, flag] = process.argv.slice(2);
+if (directory === undefined) throw new Error('usage: s3rver-main.js DIRECTORY [--log]');
+
+const app = new S3rver({ directory, address: '127.0.0.1', port: 0, silent: flag !== '--log', vhostBuckets: false });
+
+/** DELETE /BUCKET/KEY?uploadId=ID: removes the parts s3rver keeps for the upload, as S3 does. */
+const abortMultipartUpload: Middleware = async (ctx, next) => {
+  const uploadId = ctx.query.uploadId;
+  if (ctx.method !== 'DELETE' || uploadId === undefined) return next();
+  // s3rver keeps an upload's parts in BUCKET/._S3rver_uploads/ID.
+  const parts = join(app.store.getResourcePath(ctx.path.split('/')[1]!, undefined, 'uploads'), uploadId);
+  if (!/^[0-9a-f]+$/.test(uploadId) || !existsSync(parts)) {
+    ctx.status = 404;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>';
+    return;
+  }
+  await rm(parts, { recursive: true, force: true });
+  ctx.status = 204;
+};
+// After the request logger (first), before everything that would refuse the request.
+app.middleware.splice(1, 0, abortMultipartUpload);
+
+/** Lists every key under the prefix, then folds those past a delimiter into common prefixes: one page, however long. */
+const listAll = app.store.listObjects.bind(app.store);
+app.store.listObjects = async (bucket, options) => {
+  const { delimiter, prefix = '' } = options;
+  if (!delimiter) return listAll(bucket, options);
+  const all = await listAll(bucket, { ...options, delimiter: '', maxKeys: Infinity });
+  const commonPrefixes = new Set<string>();
+  const objects = all.objects.filter(({ key }) => {
+    const at = key.indexOf(delimiter, prefix.length);
+    if (at >= 0) commonPrefixes.add(key.slice(0, at + delimiter.length));
+    return at < 0;
+  });
+  return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated: false };
+};
+
+const { address, port } = await app.run();
+console.log('S3rver listening on %s:%d', address, port);
