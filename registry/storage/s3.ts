@@ -69,6 +69,10 @@ export class S3Driver implements StorageDriver {
       throw error;
     }
     const body = response.Body as NodeJS.ReadableStream & AsyncIterable<Buffer> & { destroy(): void };
+    if (length !== undefined && (response.ContentLength ?? 0) > length) {
+      body.destroy();
+      throw new Error(`S3 object ${key}: asked for ${length} bytes from ${offset}, the server answered ${response.ContentLength} (Range ignored)`);
+    }
     let received = 0;
     try {
       for await (const chunk of body) {

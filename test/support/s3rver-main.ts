@@ -3,9 +3,11 @@
 // - AbortMultipartUpload, which s3rver answers 405;
 // - listing with a delimiter, where s3rver misses every common prefix whose objects all lie two or
 //   more folders deeper (it never walks into such folders), so `repositories/` would list no
-//   repository named `a/b`.
+//   repository named `a/b`;
+// - `Range: bytes=0-0`, which s3rver answers with the whole object (it reads the end 0 as "none").
 // Usage: node s3rver-main.js DIRECTORY [--log]
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -30,11 +32,16 @@ interface Listing {
   commonPrefixes: string[];
   isTruncated: boolean;
 }
+interface StoredObject {
+  content: Readable | null;
+  range?: { start: number; end: number };
+}
 interface S3rverApp {
   middleware: Middleware[];
   store: {
-    getResourcePath(bucket: string, key: undefined, resource: string): string;
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string;
     listObjects(bucket: string, options: ListOptions): Promise<Listing>;
+    getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<StoredObject | null>;
   };
   run(): Promise<{ address: string; port: number }>;
 }
@@ -76,6 +83,19 @@ app.store.listObjects = async (bucket, options) => {
     return at < 0;
   });
   return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated: false };
+};
+
+/** Serves `bytes=0-0` as the first byte, by reading the object from 0 and then only byte 0. */
+const getObject = app.store.getObject.bind(app.store);
+app.store.getObject = async (bucket, key, options) => {
+  if (options?.end !== 0) return getObject(bucket, key, options);
+  const object = await getObject(bucket, key, { start: options.start });
+  if (object?.content && object.range) {
+    object.content.destroy();
+    object.content = createReadStream(app.store.getResourcePath(bucket, key, 'object'), { start: 0, end: 0 });
+    object.range.end = 0;
+  }
+  return object;
 };
 
 const { address, port } = await app.run();
