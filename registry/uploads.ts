@@ -35,8 +35,11 @@ export class UploadSessions {
   /** Starts an empty session and returns its id. */
   async start(name: string): Promise<string> {
     const id = randomUUID();
-    await this.driver.putContent(StoragePaths.uploadStartedAt(name, id), Buffer.from(new Date().toISOString()));
-    return id;
+    // A purge here must not take the folder, made before the start time is in it, for a broken session.
+    return this.exclusively(id, async () => {
+      await this.driver.putContent(StoragePaths.uploadStartedAt(name, id), Buffer.from(new Date().toISOString()));
+      return id;
+    });
   }
 
   /** Bytes received so far; a chunk still being written (and maybe rolled back) does not count yet. */
@@ -54,15 +57,18 @@ export class UploadSessions {
     return this.exclusively(id, async () => {
       await this.requireSession(name, id);
       const writer = await this.driver.writer(StoragePaths.uploadData(name, id), true);
+      this.appendingFrom.set(id, writer.size());
       try {
         const digester = this.runningHash(id, writer, 'sha256');
-        await this.write(id, writer, body, bounds, digester);
+        await this.write(writer, body, bounds, digester);
         await writer.close();
         this.remember(id, writer.version(), digester);
         return writer.size();
       } catch (error) {
         await writer.cancel();
         throw error;
+      } finally {
+        this.appendingFrom.delete(id);
       }
     });
   }
@@ -77,14 +83,17 @@ export class UploadSessions {
     await this.exclusively(id, async () => {
       await this.requireSession(name, id);
       const writer = await this.driver.writer(data, true);
+      this.appendingFrom.set(id, writer.size());
       let digester: Digester | undefined;
       try {
         digester = this.runningHash(id, writer, algorithm);
-        if (finalChunk) await this.write(id, writer, finalChunk.body, finalChunk.bounds, digester);
+        if (finalChunk) await this.write(writer, finalChunk.body, finalChunk.bounds, digester);
         await writer.commit();
       } catch (error) {
         await writer.cancel();
         throw error;
+      } finally {
+        this.appendingFrom.delete(id);
       }
       this.runningHashes.delete(id);
       const actual = digester?.digest() ?? (await this.hashStored(data, algorithm));
@@ -156,26 +165,21 @@ export class UploadSessions {
   }
 
   /** Streams a chunk into the writer, through the running hash when there is one; checks its declared bounds. */
-  private async write(id: string, writer: FileWriter, body: Readable, bounds: ChunkBounds, digester: Digester | undefined): Promise<void> {
+  private async write(writer: FileWriter, body: Readable, bounds: ChunkBounds, digester: Digester | undefined): Promise<void> {
     const start = writer.size();
     if (bounds.start !== undefined && bounds.start !== start) {
       throw new RegistryError('RANGE_INVALID', `chunk starts at ${bounds.start}, upload is at ${start}`, { offset: start });
     }
-    this.appendingFrom.set(id, start);
-    try {
-      if (digester === undefined) {
-        await pipeline(body, writer.stream);
-      } else {
-        const hashing = new Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            digester.update(chunk);
-            done(null, chunk);
-          },
-        });
-        await pipeline(body, hashing, writer.stream);
-      }
-    } finally {
-      this.appendingFrom.delete(id);
+    if (digester === undefined) {
+      await pipeline(body, writer.stream);
+    } else {
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          digester.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, hashing, writer.stream);
     }
     const written = writer.size() - start;
     if (bounds.length !== undefined && written !== bounds.length) {
