@@ -29,7 +29,7 @@ export interface S3Server {
   readonly directory: string;
   /** Creates an empty bucket (again is fine) and returns the `--storage` URL of it, with `options` added. */
   bucket(name?: string, options?: Readonly<Record<string, string>>): Promise<string>;
-  /** The requests s3rver answered so far, as `METHOD /path?query STATUS` (only when started with `log`). */
+  /** The requests s3rver answered so far, as `METHOD /path?query[ (copy)] STATUS` (only when started with `log`). */
   requests(): string[];
   /** Forgets the requests seen so far. */
   clearRequests(): void;
@@ -52,11 +52,7 @@ export async function startS3Server(options: { log?: boolean } = {}): Promise<S3
     output = (output + text).slice(-64 * 1024);
     const lines = (partial + text).split('\n');
     partial = lines.pop()!;
-    // koa-logger's response lines: "info: --> PUT /bucket/key?partNumber=1&uploadId=… 200 12ms 0b"
-    for (const line of lines) {
-      const match = /--> (\S+ \S+ \d+)/.exec(line.replace(/\x1b\[[0-9;]*m/g, ''));
-      if (match) requests.push(match[1]!);
-    }
+    for (const line of lines) if (line.startsWith('request: ')) requests.push(line.slice('request: '.length));
   });
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (output = (output + text).slice(-64 * 1024)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -90,7 +86,8 @@ export async function startS3Server(options: { log?: boolean } = {}): Promise<S3
     async bucket(name = `wharf-${randomBytes(6).toString('hex')}`, extra = {}) {
       // s3rver lets unsigned requests through; a real S3 would want them signed.
       const response = await fetch(`${endpoint}/${name}`, { method: 'PUT' });
-      if (!response.ok) throw new Error(`creating bucket ${name}: ${response.status} ${await response.text()}`);
+      // 409: it exists already, which is what a restart on the same bucket wants.
+      if (!response.ok && response.status !== 409) throw new Error(`creating bucket ${name}: ${response.status} ${await response.text()}`);
       const query = new URLSearchParams({ region: 'us-east-1', endpoint, forcePathStyle: 'true', ...extra });
       return `s3://${name}?${query}`;
     },

@@ -5,6 +5,8 @@
 //   more folders deeper (it never walks into such folders), so `repositories/` would list no
 //   repository named `a/b`;
 // - `Range: bytes=0-0`, which s3rver answers with the whole object (it reads the end 0 as "none").
+// With --log it prints one line per request, `request: METHOD URL STATUS` (s3rver's own request log
+// cuts 16 characters off the front of each line, assuming a colored prefix it does not print here).
 // Usage: node s3rver-main.js DIRECTORY [--log]
 import { createReadStream, existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -14,7 +16,9 @@ import { join } from 'node:path';
 
 interface KoaContext {
   method: string;
+  url: string;
   path: string;
+  headers: Record<string, string | undefined>;
   query: Record<string, string | undefined>;
   status: number;
   type: string;
@@ -50,7 +54,7 @@ const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<
 const [directory, flag] = process.argv.slice(2);
 if (directory === undefined) throw new Error('usage: s3rver-main.js DIRECTORY [--log]');
 
-const app = new S3rver({ directory, address: '127.0.0.1', port: 0, silent: flag !== '--log', vhostBuckets: false });
+const app = new S3rver({ directory, address: '127.0.0.1', port: 0, silent: true, vhostBuckets: false });
 
 /** DELETE /BUCKET/KEY?uploadId=ID: removes the parts s3rver keeps for the upload, as S3 does. */
 const abortMultipartUpload: Middleware = async (ctx, next) => {
@@ -67,8 +71,18 @@ const abortMultipartUpload: Middleware = async (ctx, next) => {
   await rm(parts, { recursive: true, force: true });
   ctx.status = 204;
 };
-// After the request logger (first), before everything that would refuse the request.
-app.middleware.splice(1, 0, abortMultipartUpload);
+/** One line per request once it is answered; a CopyObject is a PUT with x-amz-copy-source. */
+const logRequest: Middleware = async (ctx, next) => {
+  try {
+    await next();
+  } finally {
+    const copy = ctx.headers['x-amz-copy-source'] === undefined ? '' : ' (copy)';
+    console.log(`request: ${ctx.method} ${ctx.url}${copy} ${ctx.status}`);
+  }
+};
+
+// After s3rver's own logger (first), before everything that would refuse the request.
+app.middleware.splice(1, 0, ...(flag === '--log' ? [logRequest] : []), abortMultipartUpload);
 
 /** Lists every key under the prefix, then folds those past a delimiter into common prefixes: one page, however long. */
 const listAll = app.store.listObjects.bind(app.store);
