@@ -25,7 +25,7 @@ export interface S3StorageOptions {
 
 const MiB = 1024 * 1024;
 // S3's minimum for every part but the last; its maximum part count bounds a blob at 10,000 parts.
-export const MIN_PART_SIZE = 5 * MiB;
+const MIN_PART_SIZE = 5 * MiB;
 const MAX_PART_SIZE = 5 * 1024 * MiB;
 const DEFAULT_PART_SIZE = 8 * MiB;
 const KNOWN = ['region', 'endpoint', 'forcePathStyle', 'checksums', 'partSize', 'redirect'];
