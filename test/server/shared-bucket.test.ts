@@ -5,7 +5,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { startS3Server, S3RVER_ENV, type S3Server } from '../support/s3-server.js';
-import { startWharf, type WharfProcess } from '../support/wharf-process.js';
+import { runWharf, startWharf, type WharfProcess } from '../support/wharf-process.js';
 import { locationPath, send, startUpload, uploadOffset, withQuery } from './http-client.js';
 import { sha256, testBytes } from './sample-bytes.js';
 
@@ -136,4 +136,13 @@ test('cancelling an upload leaves nothing in the bucket, and its multipart uploa
   assert.doesNotMatch(await listing.text(), /<Key>/, 'no key is left in the bucket');
   // s3rver keeps the parts of unfinished multipart uploads here.
   assert.deepEqual(await readdir(join(s3.directory, bucket, '._S3rver_uploads')).catch(() => []), []);
+});
+
+test('a bucket that does not exist stops wharf serve at start with one line', async () => {
+  const storage = `s3://no-such-bucket?region=us-east-1&endpoint=${encodeURIComponent(s3.endpoint)}`;
+  const result = await runWharf(['serve', '--addr', '127.0.0.1:0', '--storage', storage], { env: S3RVER_ENV });
+  assert.equal(result.code, 2, result.stderr);
+  const lines = result.stderr.split('\n').filter((line) => line.startsWith('wharf serve:'));
+  assert.equal(lines.length, 1, result.stderr);
+  assert.match(lines[0]!, /cannot use s3:no-such-bucket: .*bucket does not exist/i);
 });
