@@ -33,6 +33,8 @@ export function stateKey(key: string): string {
 }
 
 const MARKER = '.multipart-';
+// A writer's buffer starts this small and doubles up to a part.
+const MIN_BUFFER = 64 * 1024;
 
 /**
  * The key marking a multipart upload of the object at `key` from its creation to its end, so that
@@ -216,12 +218,20 @@ class S3FileWriter implements FileWriter {
 
   private async accept(chunk: Buffer): Promise<void> {
     for (let offset = 0; offset < chunk.length; ) {
-      this.pending ??= Buffer.allocUnsafe(this.partSize);
-      const copied = chunk.copy(this.pending, this.filled, offset, Math.min(chunk.length, offset + this.partSize - this.filled));
+      const copied = chunk.copy(this.room(), this.filled, offset, Math.min(chunk.length, offset + this.partSize - this.filled));
       this.filled += copied;
       offset += copied;
       if (this.filled === this.partSize) await this.sendPart();
     }
+  }
+
+  /** The buffer being filled, with room in it: small uploads (configs, small layers) do not cost a whole part of memory. */
+  private room(): Buffer {
+    const pending = this.pending;
+    if (pending !== undefined && this.filled < pending.length) return pending;
+    const grown = Buffer.allocUnsafe(Math.min(this.partSize, Math.max(MIN_BUFFER, 2 * (pending?.length ?? 0))));
+    pending?.copy(grown, 0, 0, this.filled);
+    return (this.pending = grown);
   }
 
   /** Starts uploading the full buffer as the next part once the previous part is done (its buffer is then free). */
