@@ -97,6 +97,28 @@ export class RegistryClient {
     return performance.now() - start;
   }
 
+  /**
+   * Chunked push: POST, one PATCH per `chunkSize` bytes of the file (Content-Range, each streamed),
+   * then an empty PUT ?digest=, as clients that upload in chunks do. With several clients in `via`
+   * (instances of one registry), the requests go to each in turn.
+   */
+  async pushBlobFileChunked(repo: string, path: string, size: number, digest: string, chunkSize: number, via: RegistryClient[] = [this]): Promise<number> {
+    const start = performance.now();
+    let location = await via[0]!.startUpload(repo);
+    let turn = 1;
+    for (let offset = 0; offset < size; offset += chunkSize, turn++) {
+      const end = Math.min(size, offset + chunkSize) - 1;
+      const res = await via[turn % via.length]!.expect('PATCH', location, [202], {
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - offset + 1), 'content-range': `${offset}-${end}` },
+        body: createReadStream(path, { start: offset, end, highWaterMark: 1024 * 1024 }),
+      });
+      location = res.headers.location ?? location;
+    }
+    const last = via[turn % via.length]!;
+    await last.expect('PUT', last.finishUrl(location, digest), [201], { headers: { 'content-length': '0' } });
+    return performance.now() - start;
+  }
+
   async pushBlobBuffer(repo: string, data: Buffer, digest: string): Promise<void> {
     const location = await this.startUpload(repo);
     await this.expect('PUT', this.finishUrl(location, digest), [201], {

@@ -75,6 +75,12 @@ export function textTable(header: string[], body: string[][], leftAligned = 1): 
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+/** A markdown table: the first column left-aligned, the others right-aligned. */
+export function markdownGrid(header: string[], body: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...body.map(line)].join('\n');
+}
+
 export function summaryTable(metrics: readonly Metric[], measurements: Measurements): string {
   const body = rows(metrics, measurements).map((row) => [
     label(row.metric),

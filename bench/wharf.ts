@@ -16,16 +16,17 @@ export function checkWharfBuilt(otherwise = 'set BENCH_SERVERS=distribution'): v
 let logLevelSupported: boolean | undefined;
 
 /**
- * Starts `wharf serve` with storage in storageDir/data, configured by these flags alone (no WHARF_*
- * variables). Request logs are turned down with `--log-level warn`; if the CLI refuses that option
- * it is started without it (stdout is discarded either way, but the logging work then still counts
- * against wharf).
+ * Starts `wharf serve` with storage in storageDir/data (or at `storage`, e.g. an s3:// URL, with
+ * `env` for its credentials), configured by these flags alone (no WHARF_* variables). Request logs
+ * are turned down with `--log-level warn`; if the CLI refuses that option it is started without it
+ * (stdout is discarded either way, but the logging work then still counts against wharf).
  */
-export async function startWharf(storageDir: string): Promise<RunningServer> {
+export async function startWharf(storageDir: string, options: { storage?: string; env?: Readonly<Record<string, string>> } = {}): Promise<RunningServer> {
+  const storage = options.storage ?? join(storageDir, 'data');
   const start = (withLogLevel: boolean) =>
     onFreePort((port) => {
-      const args = [WHARF_BIN, 'serve', '--storage', join(storageDir, 'data'), '--addr', `127.0.0.1:${port}`, ...(withLogLevel ? ['--log-level', 'warn'] : [])];
-      return startMeasuredServer({ name: 'wharf', command: process.execPath, args, port, env: cleanEnv() });
+      const args = [WHARF_BIN, 'serve', '--storage', storage, '--addr', `127.0.0.1:${port}`, ...(withLogLevel ? ['--log-level', 'warn'] : [])];
+      return startMeasuredServer({ name: 'wharf', command: process.execPath, args, port, env: cleanEnv(options.env) });
     });
   if (logLevelSupported !== false) {
     try {

@@ -28,6 +28,11 @@ export class BlobStore {
     await this.driver.copyTo(StoragePaths.blobData(digest), destination, offset, length);
   }
 
+  /** A URL where the client may fetch the blob itself, when the storage offers one (see StorageDriver.redirectUrl). */
+  async redirectUrl(digest: Digest): Promise<string | undefined> {
+    return this.driver.redirectUrl?.(StoragePaths.blobData(digest));
+  }
+
   /** Reads a small blob (a manifest or config) whole. */
   async read(digest: Digest): Promise<Buffer> {
     return this.driver.getContent(StoragePaths.blobData(digest));

@@ -32,7 +32,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
     key: 'storage',
     value: 'PATH|URL',
     default: (env) => join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'wharf', 'registry'),
-    help: 'where blobs and manifests live: a directory (or file:///dir), or memory:// (lost on exit)',
+    help: 'where blobs and manifests live: a directory (or file:///dir), s3://BUCKET[/PREFIX]?region=…, or memory:// (lost on exit)',
   },
   { key: 'log-level', value: 'LEVEL', default: () => 'info', help: 'fatal, error, warn, info (one line per request), debug or trace' },
   { key: 'upload-purge-age', value: 'DURATION', default: () => '168h', help: 'delete upload sessions older than this' },

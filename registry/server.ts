@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { createApp } from './app.js';
-import type { ServeConfig } from './config.js';
+import { ConfigError, type ServeConfig } from './config.js';
+import { PathNotFoundError, type StorageDriver } from './storage/driver.js';
 import { openStorage } from './storage/open-storage.js';
 
 // setTimeout turns a longer delay into 1 ms: a 30d setting must mean "very long", not "now".
@@ -8,7 +9,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Runs `wharf serve` until SIGTERM or SIGINT, then drains in-flight requests and resolves. */
 export async function serve(config: ServeConfig): Promise<void> {
-  const storage = openStorage(config.storage);
+  const storage = await openStorage(config.storage);
+  await checkReachable(storage);
   const app = await createApp({ storage, logger: { level: config.logLevel } });
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ storage: storage.name }, 'wharf registry ready');
@@ -52,6 +54,20 @@ export async function serve(config: ServeConfig): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+}
+
+/**
+ * Lists the storage's root once, so that a bucket that does not exist, or credentials that do not
+ * open it, stop `wharf serve` at start with one line rather than fail every request.
+ */
+async function checkReachable(storage: StorageDriver): Promise<void> {
+  try {
+    await storage.list('/');
+  } catch (error) {
+    // An empty or not yet created storage is fine: the first write makes it.
+    if (error instanceof PathNotFoundError) return;
+    throw new ConfigError(`--storage: cannot use ${storage.name}: ${(error as Error).message}`);
+  }
 }
 
 function isLoopback(host: string): boolean {

@@ -4,11 +4,11 @@ import { pipeline } from 'node:stream/promises';
 import { Digester, splitDigest, type Digest, type DigestAlgorithm } from '../shared/digest.js';
 import type { BlobStore } from './blob-store.js';
 import { RegistryError } from './errors.js';
-import { PathNotFoundError, type StorageDriver } from './storage/driver.js';
+import { PathNotFoundError, type FileWriter, type StorageDriver } from './storage/driver.js';
 import { StoragePaths } from './storage/paths.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-// Hash states kept in memory only to skip re-reading an upload; losing one costs a re-hash, never data.
+// Running hashes kept in memory only to skip re-reading an upload; losing one costs a re-hash, never data.
 const MAX_CACHED_HASH_STATES = 4096;
 
 /** Where a chunk must start, and how long it says it is, from Content-Range / Content-Length. */
@@ -18,14 +18,16 @@ export interface ChunkBounds {
 }
 
 /**
- * Blob upload sessions. A session is its stored bytes and start time, nothing else, so any
- * instance (or this one after a restart) can continue it; the running hash is cached here and
- * rebuilt from the stored bytes when the cache does not match.
+ * Blob upload sessions. A session is its start time and its stored bytes, nothing else, so any
+ * instance (or this one after a restart) can continue it. The running hash lives in the memory of
+ * the instance that wrote last, tied to the version of the bytes it hashed; when another instance
+ * continues, the digest is taken from the stored bytes once they are complete. (Persisting the
+ * hash state instead needs a hash written in JavaScript, 25x slower than node's: see the README.)
  */
 export class UploadSessions {
-  private readonly hashStates = new Map<string, { offset: number; digester: Digester }>();
+  private readonly runningHashes = new Map<string, { version: string; digester: Digester }>();
   private readonly busy = new Set<string>();
-  // Where each chunk being written started: its bytes are in the file but not yet part of the session.
+  // Where each chunk being written started: its bytes are in storage but not yet part of the session.
   private readonly appendingFrom = new Map<string, number>();
 
   constructor(private readonly driver: StorageDriver, private readonly blobs: BlobStore) {}
@@ -33,54 +35,41 @@ export class UploadSessions {
   /** Starts an empty session and returns its id. */
   async start(name: string): Promise<string> {
     const id = randomUUID();
-    // Until its start time is stored, a purge would take the new session for a broken one.
+    // A purge here must not take the folder, made before the start time is in it, for a broken session.
     return this.exclusively(id, async () => {
       await this.driver.putContent(StoragePaths.uploadStartedAt(name, id), Buffer.from(new Date().toISOString()));
-      await this.driver.putContent(StoragePaths.uploadData(name, id), Buffer.alloc(0));
       return id;
     });
   }
 
   /** Bytes received so far; a chunk still being written (and maybe rolled back) does not count yet. */
   async offset(name: string, id: string): Promise<number> {
+    const writing = this.appendingFrom.get(id);
+    if (writing !== undefined) return writing;
     const info = UPLOAD_ID.test(id) ? await this.driver.stat(StoragePaths.uploadData(name, id)) : undefined;
-    if (!info) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
-    return this.appendingFrom.get(id) ?? info.size;
+    if (info) return info.size;
+    await this.requireSession(name, id);
+    return 0;
   }
 
   /** Appends a chunk streamed from `body`; returns the new offset. A failed chunk leaves the session as it was. */
-  async append(name: string, id: string, body: Readable, bounds: ChunkBounds = {}, algorithm: DigestAlgorithm = 'sha256'): Promise<number> {
-    const current = await this.offset(name, id);
-    if (bounds.start !== undefined && bounds.start !== current) {
-      throw new RegistryError('RANGE_INVALID', `chunk starts at ${bounds.start}, upload is at ${current}`, { offset: current });
-    }
+  async append(name: string, id: string, body: Readable, bounds: ChunkBounds = {}): Promise<number> {
     return this.exclusively(id, async () => {
+      await this.requireSession(name, id);
       const writer = await this.driver.writer(StoragePaths.uploadData(name, id), true);
-      const start = writer.size();
-      const digester = await this.digesterAt(name, id, start, algorithm);
-      this.hashStates.delete(id);
-      const hashing = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          digester.update(chunk);
-          done(null, chunk);
-        },
-      });
-      this.appendingFrom.set(id, start);
+      this.appendingFrom.set(id, writer.size());
       try {
-        await pipeline(body, hashing, writer.stream);
-        const written = writer.size() - start;
-        if (bounds.length !== undefined && written !== bounds.length) {
-          throw new RegistryError('SIZE_INVALID', `chunk declared ${bounds.length} bytes, body had ${written}`);
-        }
-        await writer.commit();
+        const digester = this.runningHash(id, writer, 'sha256');
+        await this.write(writer, body, bounds, digester);
+        await writer.close();
+        this.remember(id, writer.version(), digester);
+        return writer.size();
       } catch (error) {
         await writer.cancel();
         throw error;
       } finally {
         this.appendingFrom.delete(id);
       }
-      this.remember(id, writer.size(), digester);
-      return writer.size();
     });
   }
 
@@ -90,29 +79,36 @@ export class UploadSessions {
    */
   async complete(name: string, id: string, digest: Digest, finalChunk?: { body: Readable; bounds: ChunkBounds }): Promise<void> {
     const [algorithm] = splitDigest(digest);
-    const size = finalChunk
-      ? await this.append(name, id, finalChunk.body, finalChunk.bounds, algorithm)
-      : await this.offset(name, id);
+    const data = StoragePaths.uploadData(name, id);
     await this.exclusively(id, async () => {
-      const actual = (await this.digesterAt(name, id, size, algorithm)).digest();
+      await this.requireSession(name, id);
+      const writer = await this.driver.writer(data, true);
+      this.appendingFrom.set(id, writer.size());
+      let digester: Digester | undefined;
+      try {
+        digester = this.runningHash(id, writer, algorithm);
+        if (finalChunk) await this.write(writer, finalChunk.body, finalChunk.bounds, digester);
+        await writer.commit();
+      } catch (error) {
+        await writer.cancel();
+        throw error;
+      } finally {
+        this.appendingFrom.delete(id);
+      }
+      this.runningHashes.delete(id);
+      const actual = digester?.digest() ?? (await this.hashStored(data, algorithm));
       if (actual !== digest) {
-        await this.cancel(name, id);
+        await this.remove(name, id);
         throw new RegistryError('DIGEST_INVALID', `upload has digest ${actual}, not ${digest}`, { digest });
       }
-      await this.blobs.commit(name, digest, StoragePaths.uploadData(name, id));
-      await this.cancel(name, id);
+      await this.blobs.commit(name, digest, data);
+      await this.remove(name, id);
     });
   }
 
   /** Ends a session and deletes what it received. */
   async cancel(name: string, id: string): Promise<void> {
-    this.hashStates.delete(id);
-    try {
-      await this.driver.delete(StoragePaths.upload(name, id));
-    } catch (error) {
-      if (error instanceof PathNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
-      throw error;
-    }
+    await this.remove(name, id);
   }
 
   /** Deletes sessions started before `olderThan` in every repository; returns how many. */
@@ -134,7 +130,7 @@ export class UploadSessions {
           await this.driver.delete(session).catch((error) => {
             if (!(error instanceof PathNotFoundError)) throw error;
           });
-          this.hashStates.delete(id);
+          this.runningHashes.delete(id);
           purged++;
         }
       }
@@ -152,20 +148,70 @@ export class UploadSessions {
     }
   }
 
-  /** The hash of the first `offset` stored bytes: from the cache when it matches, else by re-reading them. */
-  private async digesterAt(name: string, id: string, offset: number, algorithm: DigestAlgorithm): Promise<Digester> {
-    const cached = this.hashStates.get(id);
-    if (cached && cached.offset === offset && cached.digester.algorithm === algorithm) return cached.digester.copy();
-    const digester = Digester.create(algorithm);
-    if (offset > 0) await this.driver.copyTo(StoragePaths.uploadData(name, id), digester.sink(), 0, offset);
-    return digester;
+  private async requireSession(name: string, id: string): Promise<void> {
+    if (!UPLOAD_ID.test(id) || !(await this.driver.stat(StoragePaths.uploadStartedAt(name, id)))) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+    }
   }
 
-  private remember(id: string, offset: number, digester: Digester): void {
-    if (this.hashStates.size >= MAX_CACHED_HASH_STATES) {
-      this.hashStates.delete(this.hashStates.keys().next().value as string);
+  private async remove(name: string, id: string): Promise<void> {
+    this.runningHashes.delete(id);
+    try {
+      await this.driver.delete(StoragePaths.upload(name, id));
+    } catch (error) {
+      if (error instanceof PathNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+      throw error;
     }
-    this.hashStates.set(id, { offset, digester });
+  }
+
+  /** Streams a chunk into the writer, through the running hash when there is one; checks its declared bounds. */
+  private async write(writer: FileWriter, body: Readable, bounds: ChunkBounds, digester: Digester | undefined): Promise<void> {
+    const start = writer.size();
+    if (bounds.start !== undefined && bounds.start !== start) {
+      throw new RegistryError('RANGE_INVALID', `chunk starts at ${bounds.start}, upload is at ${start}`, { offset: start });
+    }
+    if (digester === undefined) {
+      await pipeline(body, writer.stream);
+    } else {
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          digester.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, hashing, writer.stream);
+    }
+    const written = writer.size() - start;
+    if (bounds.length !== undefined && written !== bounds.length) {
+      throw new RegistryError('SIZE_INVALID', `chunk declared ${bounds.length} bytes, body had ${written}`);
+    }
+  }
+
+  /**
+   * The hash of the bytes the writer found, when this instance has it: always for an empty upload,
+   * and for one it wrote last (same version). Undefined means the stored bytes are hashed at the end.
+   */
+  private runningHash(id: string, writer: FileWriter, algorithm: DigestAlgorithm): Digester | undefined {
+    if (writer.size() === 0) return Digester.create(algorithm);
+    const cached = this.runningHashes.get(id);
+    // A copy: a chunk that fails must not leave its bytes in the cached hash.
+    if (cached && cached.version === writer.version() && cached.digester.algorithm === algorithm) return cached.digester.copy();
+    return undefined;
+  }
+
+  private async hashStored(path: string, algorithm: DigestAlgorithm): Promise<Digest> {
+    const digester = Digester.create(algorithm);
+    await this.driver.copyTo(path, digester.sink());
+    return digester.digest();
+  }
+
+  private remember(id: string, version: string, digester: Digester | undefined): void {
+    this.runningHashes.delete(id);
+    if (digester === undefined) return;
+    if (this.runningHashes.size >= MAX_CACHED_HASH_STATES) {
+      this.runningHashes.delete(this.runningHashes.keys().next().value as string);
+    }
+    this.runningHashes.set(id, { version, digester });
   }
 
   /** One request at a time may write a session: two interleaved appends would corrupt it. */

@@ -9,9 +9,15 @@ export async function headBlob(ctx: RequestContext): Promise<void> {
   ctx.reply.headers(blobHeaders(digest, size)).send();
 }
 
-/** GET /v2/<name>/blobs/<digest>, whole or one byte range. */
+/** GET /v2/<name>/blobs/<digest>, whole or one byte range; or a 307 to the storage's own URL for it. */
 export async function getBlob(ctx: RequestContext): Promise<void> {
   const { size, digest } = await blobInRepository(ctx);
+  const redirect = await ctx.registry.blobs.redirectUrl(digest);
+  if (redirect !== undefined) {
+    // The client repeats any Range there; the storage answers it.
+    ctx.reply.code(307).headers({ location: redirect, 'docker-content-digest': digest, 'content-length': 0 }).send();
+    return;
+  }
   const range = ctx.request.headers.range;
   // RFC 9110 lets a server ignore a Range it does not serve (other units, several ranges): send it all.
   if (range === undefined || !/^bytes=\d*-\d*$/.test(range.trim())) {

@@ -6,13 +6,14 @@ export class InvalidPathError extends Error {
 }
 
 /**
- * Throws InvalidPathError unless path is `/` or `/`-joined non-empty segments, none of them
- * `.` or `..` and none holding NUL. Every driver checks this first, so no request-derived
- * path can reach a file or key outside the driver's root.
+ * Throws InvalidPathError unless path is `/` or `/`-joined non-empty segments, none starting with
+ * `.` and none holding NUL. Every driver checks this first, so no request-derived path can reach a
+ * file or key outside the driver's root; names starting with `.` are the drivers' own (temporary
+ * files, the state of unfinished S3 uploads).
  */
 export function checkPath(path: string): void {
   if (path === '/') return;
-  const unsafe = (segment: string) => segment === '' || segment === '.' || segment === '..' || segment.includes('\0');
+  const unsafe = (segment: string) => segment === '' || segment.startsWith('.') || segment.includes('\0');
   if (!path.startsWith('/') || path.slice(1).split('/').some(unsafe)) throw new InvalidPathError(path);
 }
 

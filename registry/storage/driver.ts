@@ -21,14 +21,19 @@ export interface StorageDriver {
    * Reusing buffers keeps a 1 GiB copy from allocating 1 GiB. Throws PathNotFoundError before writing.
    */
   copyTo(path: string, destination: Writable, offset?: number, length?: number): Promise<void>;
-  /** Opens an object for writing, appending to what is there when `append` is set. */
+  /**
+   * Opens an object for writing, appending to what is there when `append` is set: a committed
+   * object, or the bytes a closed writer left.
+   */
   writer(path: string, append: boolean): Promise<FileWriter>;
   /** Full paths of the direct children of a folder; throws PathNotFoundError. */
   list(path: string): Promise<string[]>;
   /** Moves an object atomically, replacing what is at `to`; throws PathNotFoundError. */
   move(from: string, to: string): Promise<void>;
-  /** Deletes an object or a whole folder; throws PathNotFoundError. */
+  /** Deletes an object or a whole folder, with any unfinished write below it; throws PathNotFoundError. */
   delete(path: string): Promise<void>;
+  /** A URL where a client may GET the object itself for a while, or undefined to serve it through the registry. */
+  redirectUrl?(path: string): Promise<string | undefined>;
 }
 
 export interface FileInfo {
@@ -38,15 +43,27 @@ export interface FileInfo {
   readonly isDirectory: boolean;
 }
 
-/** An object being written. Nothing is final until commit; cancel undoes everything written. */
+/**
+ * An object being written. Nothing is final until close or commit; cancel undoes everything written.
+ * An object store cannot append, so a closed object may be unreadable (S3 keeps it as a multipart
+ * upload): stat reports its size, and only a commit makes it readable.
+ */
 export interface FileWriter {
-  /** Where the bytes go; end it (or let pipeline end it) before commit. */
+  /** Where the bytes go; end it (or let pipeline end it) before close or commit. */
   readonly stream: Writable;
   /** Bytes in the object: what was there when opened plus what was written. */
   size(): number;
-  /** Makes the written bytes durable and the object whole. */
+  /**
+   * Names the content: at open, what the writer found; after close or commit, what it left. Two
+   * writers agreeing on it means nobody wrote in between (a driver whose appends cannot race, as
+   * O_APPEND files cannot, may use the size).
+   */
+  version(): string;
+  /** Makes the written bytes durable, leaving the object open: a writer with `append` continues it. */
+  close(): Promise<void>;
+  /** Makes the written bytes durable and the object whole and readable. */
   commit(): Promise<void>;
-  /** Undoes this writer: a new object disappears, an appended one returns to its size at open. */
+  /** Undoes this writer: a new object disappears, an appended one returns to its content at open. */
   cancel(): Promise<void>;
 }
 

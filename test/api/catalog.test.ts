@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MemoryDriver } from '../../registry/storage/memory.js';
+import { newTestStorage } from '../support/test-storage.js';
 import { assertError, followPages, getJson, newApp, nextLink, pushImage, type App } from './fixtures.js';
 
 interface Catalog {
@@ -72,7 +72,7 @@ describe('GET /v2/_catalog', () => {
   });
 
   test('repositories pushed through one instance are listed by another over the same storage', async (t) => {
-    const storage = new MemoryDriver();
+    const storage = await newTestStorage();
     const one = await newApp(t, storage);
     const two = await newApp(t, storage);
     await pushImage(one, 'first/repo', { tag: 'latest' });

@@ -5,20 +5,22 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { createApp } from '../../registry/app.js';
-import { MemoryDriver } from '../../registry/storage/memory.js';
+import type { StorageDriver } from '../../registry/storage/driver.js';
 import { digestOf, type Digest, type DigestAlgorithm } from '../../shared/digest.js';
 import { MediaType } from '../../shared/media-types.js';
 import type { Descriptor } from '../../shared/oci.js';
+import { newTestStorage } from '../support/test-storage.js';
 
 export type App = Awaited<ReturnType<typeof createApp>>;
 export type Response = LightMyRequestResponse;
 
 /**
- * A registry over an in-memory driver, closed when the test ends. Two apps given the same
- * `storage` are two instances of one registry (or one registry before and after a restart).
+ * A registry over fresh storage (memory, or S3 with WHARF_TEST_STORAGE=s3), closed when the test
+ * ends. Two apps given the same `storage` are two instances of one registry (or one registry
+ * before and after a restart).
  */
-export async function newApp(t: TestContext, storage: MemoryDriver = new MemoryDriver()): Promise<App> {
-  const app = await createApp({ storage, logger: false });
+export async function newApp(t: TestContext, storage?: StorageDriver): Promise<App> {
+  const app = await createApp({ storage: storage ?? (await newTestStorage()), logger: false });
   t.after(() => app.close());
   return app;
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MemoryDriver } from '../../registry/storage/memory.js';
 import { digestOf } from '../../shared/digest.js';
 import { MediaType } from '../../shared/media-types.js';
+import { newTestStorage } from '../support/test-storage.js';
 import {
   absentDigest,
   assertError,
@@ -375,7 +375,7 @@ describe('PUT /v2/<name>/manifests/<reference> edge cases', () => {
 
 describe('manifests live in storage', () => {
   test('a manifest pushed through one instance is served by another over the same storage', async (t) => {
-    const storage = new MemoryDriver();
+    const storage = await newTestStorage();
     const one = await newApp(t, storage);
     const two = await newApp(t, storage);
     const image = await pushImage(one, 'foo/bar', { tag: 'latest' });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MemoryDriver } from '../../registry/storage/memory.js';
 import { digestOf } from '../../shared/digest.js';
 import { MediaType } from '../../shared/media-types.js';
 import type { Descriptor } from '../../shared/oci.js';
+import { newTestStorage } from '../support/test-storage.js';
 import {
   absentDigest,
   assertError,
@@ -217,7 +217,7 @@ describe('GET /v2/<name>/referrers/<digest>', () => {
   });
 
   test('referrers pushed through one instance are listed by another over the same storage', async (t) => {
-    const storage = new MemoryDriver();
+    const storage = await newTestStorage();
     const one = await newApp(t, storage);
     const two = await newApp(t, storage);
     const subject = await pushImage(one, 'foo/bar');

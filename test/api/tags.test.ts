@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MemoryDriver } from '../../registry/storage/memory.js';
 import { MediaType } from '../../shared/media-types.js';
+import { newTestStorage } from '../support/test-storage.js';
 import { assertError, followPages, getJson, newApp, nextLink, pushBlob, pushImage, putManifest, type App } from './fixtures.js';
 
 interface TagList {
@@ -179,7 +179,7 @@ describe('GET /v2/<name>/tags/list pagination', () => {
 
 describe('tags and storage', () => {
   test('tags pushed through one instance are listed by another over the same storage', async (t) => {
-    const storage = new MemoryDriver();
+    const storage = await newTestStorage();
     const one = await newApp(t, storage);
     const two = await newApp(t, storage);
     await tagImage(one, 'foo/bar', ['b', 'a']);

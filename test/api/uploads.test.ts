@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MemoryDriver } from '../../registry/storage/memory.js';
 import { digestOf } from '../../shared/digest.js';
+import { newTestStorage } from '../support/test-storage.js';
 import {
   absentDigest,
   assertError,
@@ -550,7 +550,7 @@ describe('Location headers', () => {
 
 describe('upload sessions live in storage', () => {
   test('an upload started on one instance is continued and finished on another over the same storage', async (t) => {
-    const storage = new MemoryDriver();
+    const storage = await newTestStorage();
     const one = await newApp(t, storage);
     const two = await newApp(t, storage);
     const content = randomBlob(30);
@@ -570,8 +570,36 @@ describe('upload sessions live in storage', () => {
     assert.deepEqual((await getBlob(one, 'foo/bar', digest)).rawPayload, content);
   });
 
+  test('a blob of several parts pushed in uneven chunks through two instances reads back whole from both', async (t) => {
+    const storage = await newTestStorage();
+    const [one, two] = [await newApp(t, storage), await newApp(t, storage)];
+    const MiB = 1024 * 1024;
+    const content = randomBlob(13 * MiB + 7);
+    const digest = digestOf(content);
+    let location = locationPath(await startUpload(one, 'foo/bar'));
+    const cuts = [0, 3 * MiB, 9 * MiB + 1, 12 * MiB, content.length];
+    for (let i = 1; i < cuts.length - 1; i++) {
+      const res = await patch(i % 2 ? one : two, location, content.subarray(cuts[i - 1], cuts[i]), `${cuts[i - 1]}-${cuts[i] - 1}`);
+      assert.equal(res.statusCode, 202, res.body);
+      assert.equal(res.headers.range, `0-${cuts[i] - 1}`);
+      location = locationPath(res);
+    }
+    const last = cuts.length - 1;
+    const done = await put(one, location, digest, content.subarray(cuts[last - 1]), `${cuts[last - 1]}-${content.length - 1}`);
+    assert.equal(done.statusCode, 201, done.body);
+    for (const app of [one, two]) {
+      const res = await getBlob(app, 'foo/bar', digest);
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.rawPayload.length, content.length);
+      assert.equal(digestOf(res.rawPayload), digest);
+      const range = await getBlob(app, 'foo/bar', digest, { range: `bytes=${5 * MiB - 3}-${10 * MiB}` });
+      assert.equal(range.statusCode, 206);
+      assert.ok(range.rawPayload.equals(content.subarray(5 * MiB - 3, 10 * MiB + 1)));
+    }
+  });
+
   test('an upload survives a restart of the app', async (t) => {
-    const storage = new MemoryDriver();
+    const storage = await newTestStorage();
     const before = await newApp(t, storage);
     const content = randomBlob(64);
     const post = await startUpload(before, 'foo/bar');

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { onFreePort } from '../support/free-port.js';
 import { spawnServer, type ExitStatus, type ServerProcess } from '../support/server-process.js';
+import { storageEnv, storageSpecFor } from '../support/test-storage.js';
 import { startWharf } from '../support/wharf-process.js';
 import { busyboxRootfsEntries, tarOf } from './images.js';
 
@@ -180,8 +181,8 @@ export interface StartOptions {
 }
 
 /**
- * Starts `wharf serve` on a free loopback port with a fresh storage directory and waits
- * until `GET /v2/` answers.
+ * Starts `wharf serve` on a free loopback port with a fresh storage directory (on S3, with
+ * WHARF_TEST_STORAGE=s3, a bucket named after it) and waits until `GET /v2/` answers.
  *
  * WHARF_E2E_REGISTRY=distribution runs the reference registry (Debian's docker-registry)
  * instead, to tell a test bug from a server bug. WHARF_E2E_LOG=FILE appends server output
@@ -196,7 +197,9 @@ export async function startRegistry(options: StartOptions = {}): Promise<Running
   let server: ServerProcess;
   try {
     // No --log-level: the server's default (one line per request) is what the logs on failure show.
-    server = reference ? await startDistribution(storage) : await startWharf({ storage, logLevel: null, onOutput: copyOutput });
+    server = reference
+      ? await startDistribution(storage)
+      : await startWharf({ storage: await storageSpecFor(storage), env: storageEnv(), logLevel: null, onOutput: copyOutput });
   } catch (err) {
     await cleanup();
     throw err;

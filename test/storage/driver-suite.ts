@@ -204,6 +204,79 @@ export function runDriverSuite(name: string, makeDriver: DriverFactory): void {
         assert.equal((await driver.getContent('/upload')).toString(), 'hello world');
       });
 
+      test('a closed writer is continued by the next appending writer and readable once one commits', async () => {
+        const first = await driver.writer('/upload/data', true);
+        await pipeline(Readable.from([text('hello ')]), first.stream);
+        await first.close();
+        assert.equal((await driver.stat('/upload/data'))?.size, 6);
+        assert.equal((await driver.stat('/upload/data'))?.isDirectory, false);
+        assert.deepEqual(await driver.list('/upload'), ['/upload/data']);
+
+        const second = await driver.writer('/upload/data', true);
+        assert.equal(second.size(), 6);
+        await pipeline(Readable.from([text('world')]), second.stream);
+        await second.commit();
+        assert.equal((await driver.getContent('/upload/data')).toString(), 'hello world');
+        assert.deepEqual(await driver.list('/upload'), ['/upload/data']);
+      });
+
+      test('appends across several writers and part boundaries keep every byte in order', async () => {
+        const content = randomBytes(17 * MiB + 5);
+        const cuts = [1, 3 * MiB, 3 * MiB + 1, 9 * MiB, 11 * MiB, 16 * MiB + 7, content.length];
+        let start = 0;
+        for (const [i, end] of cuts.entries()) {
+          const writer = await driver.writer('/upload/data', true);
+          assert.equal(writer.size(), start);
+          await pipeline(Readable.from(chunksOf(content.subarray(start, end), 700_000)), writer.stream);
+          if (i === cuts.length - 1) await writer.commit();
+          else await writer.close();
+          start = end;
+          assert.equal((await driver.stat('/upload/data'))?.size, end);
+        }
+        assert.equal(await sha256Of(driver, '/upload/data'), sha256(content));
+        assert.equal(await sha256Of(driver, '/upload/data', 4 * MiB, 9 * MiB), sha256(content.subarray(4 * MiB, 13 * MiB)));
+      });
+
+      test('version names the content: the next writer finds what the last one left, and a write changes it', async () => {
+        const first = await driver.writer('/upload', true);
+        await pipeline(Readable.from([text('one')]), first.stream);
+        await first.close();
+        const second = await driver.writer('/upload', true);
+        assert.equal(second.version(), first.version());
+        await pipeline(Readable.from([text('two')]), second.stream);
+        await second.close();
+        assert.notEqual(second.version(), first.version());
+        const third = await driver.writer('/upload', true);
+        assert.equal(third.version(), second.version());
+        await third.cancel();
+      });
+
+      test('cancel of a writer that continues a closed one restores what was closed', async () => {
+        const first = await driver.writer('/upload', true);
+        await pipeline(Readable.from([randomBytes(6 * MiB)]), first.stream);
+        await first.close();
+        const second = await driver.writer('/upload', true);
+        await pipeline(Readable.from([randomBytes(7 * MiB)]), second.stream);
+        await second.cancel();
+        assert.equal((await driver.stat('/upload'))?.size, 6 * MiB);
+        const third = await driver.writer('/upload', true);
+        await third.commit();
+        assert.equal((await driver.getContent('/upload')).length, 6 * MiB);
+      });
+
+      test('delete of a folder takes an unfinished write below it', async () => {
+        const writer = await driver.writer('/uploads/id/data', true);
+        await pipeline(Readable.from([randomBytes(6 * MiB + 3)]), writer.stream);
+        await writer.close();
+        await driver.delete('/uploads/id');
+        assert.equal(await driver.stat('/uploads/id/data'), undefined);
+        const again = await driver.writer('/uploads/id/data', true);
+        assert.equal(again.size(), 0);
+        await pipeline(Readable.from([text('fresh')]), again.stream);
+        await again.commit();
+        assert.equal((await driver.getContent('/uploads/id/data')).toString(), 'fresh');
+      });
+
       test('writer without append replaces existing content', async () => {
         await driver.putContent('/object', text('old content'));
         const writer = await driver.writer('/object', false);
@@ -338,7 +411,7 @@ export function runDriverSuite(name: string, makeDriver: DriverFactory): void {
     });
 
     describe('path validation', () => {
-      const invalidPaths = ['relative/path', '', '/a/../b', '/..', '/a/./b', '/a//b', '/a/', '/a\0b'];
+      const invalidPaths = ['relative/path', '', '/a/../b', '/..', '/a/./b', '/a//b', '/a/', '/a\0b', '/.hidden', '/a/.upload'];
 
       for (const path of invalidPaths) {
         test(`every method rejects ${JSON.stringify(path)}`, async () => {
