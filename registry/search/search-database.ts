@@ -317,25 +317,25 @@ export class SearchDatabase {
     }
     this.statement('DELETE FROM repository_text WHERE rowid = ?').run(id);
     const latest = this.statement(
-      `SELECT digest, size, labels, (SELECT max(pushed_at) FROM manifests WHERE repository_id = m.repository_id) AS pushed_at,
-              (SELECT description FROM manifests d WHERE d.repository_id = m.repository_id AND description != ''
-               ORDER BY EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = d.repository_id AND t.digest = d.digest) DESC, pushed_at DESC, digest
-               LIMIT 1) AS description
-       FROM manifests m WHERE repository_id = ?
-       ORDER BY EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest) DESC, pushed_at DESC, digest
+      `SELECT m.digest, m.size, m.labels, (SELECT max(pushed_at) FROM manifests WHERE repository_id = m.repository_id) AS newest,
+              (SELECT d.description FROM manifests d WHERE d.repository_id = m.repository_id AND d.description != ''
+               ORDER BY EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = d.repository_id AND t.digest = d.digest) DESC, d.pushed_at DESC, d.digest
+               LIMIT 1) AS shown_description
+       FROM manifests m WHERE m.repository_id = ?
+       ORDER BY EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest) DESC, m.pushed_at DESC, m.digest
        LIMIT 1`,
-    ).get(id) as { digest: string; size: number; labels: string; pushed_at: number; description: string | null } | undefined;
+    ).get(id) as { digest: string; size: number; labels: string; newest: number; shown_description: string | null } | undefined;
     if (latest === undefined) {
       this.statement('DELETE FROM repositories WHERE id = ?').run(id);
       return;
     }
-    const description = latest.description ?? '';
+    const description = latest.shown_description ?? '';
     this.statement('UPDATE repositories SET digest = ?, size = ?, description = ?, labels = ?, pushed_at = ? WHERE id = ?').run(
       latest.digest,
       latest.size,
       description,
       latest.labels,
-      latest.pushed_at,
+      latest.newest,
       id,
     );
     this.statement(
