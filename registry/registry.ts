@@ -3,7 +3,7 @@ import { BlobStore } from './blob-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { paginate, type Page, type PageRequest } from './pagination.js';
 import type { RepositoryFilter } from './pull-access.js';
-import { listRepositories } from './repositories.js';
+import { listRepositories, listRepositoryFolders } from './repositories.js';
 import { SearchIndex } from './search/search-index.js';
 import type { StorageDriver } from './storage/driver.js';
 import { UploadSessions } from './uploads.js';
@@ -45,6 +45,6 @@ export class Registry {
 
   /** Deletes upload sessions started more than `maxAgeMs` ago; returns how many. */
   async purgeUploads(maxAgeMs: number): Promise<number> {
-    return this.uploads.purge(new Date(Date.now() - maxAgeMs), await listRepositories(this.storage, '_uploads'));
+    return this.uploads.purge(new Date(Date.now() - maxAgeMs), await listRepositoryFolders(this.storage, '_uploads'));
   }
 }

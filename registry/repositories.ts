@@ -3,18 +3,25 @@ import { listOrEmpty } from './storage/list-or-empty.js';
 import { StoragePaths } from './storage/paths.js';
 
 /**
- * Every repository name in storage holding `marker` (manifests, or upload sessions), sorted; for
- * manifests, only repositories with at least one left, as the search index counts them.
- * Children of a folder under /repositories that do not start with `_` are deeper name components.
- * Walks the whole tree: the search index answers the catalog at scale.
+ * Every repository with at least one manifest, sorted. Walks the whole tree: the search index
+ * answers the catalog at scale.
  */
-export async function listRepositories(driver: StorageDriver, marker: '_manifests' | '_uploads' = '_manifests'): Promise<string[]> {
+export async function listRepositories(driver: StorageDriver): Promise<string[]> {
+  const names: string[] = [];
+  for (const name of await listRepositoryFolders(driver, '_manifests')) if (await hasManifests(driver, name)) names.push(name);
+  return names;
+}
+
+/**
+ * Every repository folder holding `marker` (manifests, or upload sessions), sorted; a folder under
+ * /repositories whose name does not start with `_` is a deeper name component.
+ */
+export async function listRepositoryFolders(driver: StorageDriver, marker: '_manifests' | '_uploads'): Promise<string[]> {
   const names: string[] = [];
   const walk = async (path: string): Promise<void> => {
     const children = await listOrEmpty(driver, path);
-    const name = path.slice(StoragePaths.repositoriesRoot.length + 1);
     const bases = children.map((child) => child.slice(child.lastIndexOf('/') + 1));
-    if (bases.includes(marker) && (marker === '_uploads' || (await hasManifests(driver, name)))) names.push(name);
+    if (bases.includes(marker)) names.push(path.slice(StoragePaths.repositoriesRoot.length + 1));
     for (const child of children) {
       if (!child.slice(child.lastIndexOf('/') + 1).startsWith('_')) await walk(child);
     }

@@ -3,17 +3,19 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mapConcurrently } from '../../shared/concurrency.js';
 import { BlobStore } from '../blob-store.js';
-import { listRepositories } from '../repositories.js';
+import { listRepositoryFolders } from '../repositories.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { IndexJournal } from './index-journal.js';
 import { RepositoryReader } from './repository-reader.js';
-import { SearchDatabase } from './search-database.js';
+import { SearchDatabase, type RepositoryPatch } from './search-database.js';
 
 /** The path that keeps an index in memory (as SQLite spells it). */
 export const IN_MEMORY = ':memory:';
 
 // Repositories read at once: storage latency hides behind each other's reads, and SQLite writes in between.
-const REPOSITORIES_AT_ONCE = 8;
+const REPOSITORIES_AT_ONCE = 32;
+// Repositories written per transaction: one commit each would cost more than the writing.
+const REPOSITORIES_PER_TRANSACTION = 500;
 
 /** A complete index of storage, not yet at its place (see installIndex). */
 export interface BuiltIndex {
@@ -40,10 +42,19 @@ export async function buildIndex(storage: StorageDriver, path: string, instance:
   const db = SearchDatabase.open(target, { bulk: target !== IN_MEMORY });
   try {
     const reader = new RepositoryReader(storage, new BlobStore(storage));
-    await mapConcurrently(await listRepositories(storage), REPOSITORIES_AT_ONCE, async (name) => {
+    let pending: RepositoryPatch[] = [];
+    // A folder without manifests (all deleted) reads as an empty patch, which adds no repository.
+    await mapConcurrently(await listRepositoryFolders(storage, '_manifests'), REPOSITORIES_AT_ONCE, async (name) => {
       signal?.throwIfAborted();
-      db.apply(await reader.readAll(name));
+      // Read first, then push: `pending.push(await …)` would push into the array a flush has replaced.
+      const patch = await reader.readAll(name);
+      pending.push(patch);
+      if (pending.length < REPOSITORIES_PER_TRANSACTION) return;
+      db.apply(...pending);
+      pending = [];
     });
+    db.apply(...pending);
+    if (target !== IN_MEMORY) db.finishBulk();
     db.setMeta('generation', generation);
     db.setMeta('synced_at', String(syncedAt));
     db.setMeta('instance', instance);

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { pageOf, type Page, type PageRequest } from '../pagination.js';
 import { allowAll, type RepositoryFilter } from '../pull-access.js';
-import { SCHEMA, SCHEMA_VERSION } from './search-schema.js';
+import { QUERY_INDEXES, SCHEMA, SCHEMA_VERSION } from './search-schema.js';
 import { searchStatement, type SearchQuery } from './search-statement.js';
 
 /** The label Docker Hub's description comes from, in `docker search` and the search API. */
@@ -89,6 +89,10 @@ interface RepositoryRow {
   description: string;
   labels: string;
   pushed_at: number;
+  tag_count: number;
+  platforms: string;
+  artifact_types: string;
+  recent_tags: string;
 }
 
 interface ManifestRow {
@@ -122,9 +126,12 @@ export class SearchDatabase {
       }
       db.pragma(bulk ? 'journal_mode = OFF' : 'journal_mode = WAL');
       db.pragma(bulk ? 'synchronous = OFF' : 'synchronous = NORMAL');
+      // 64 MiB of page cache: a 100k-repository index is a few hundred MiB, and searches touch its hot part.
+      db.pragma('cache_size = -65536');
       const fresh = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'meta'").get() as { n: number };
       if (fresh.n === 0) {
         db.exec(SCHEMA);
+        if (!bulk) db.exec(QUERY_INDEXES);
         db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
       }
       return new SearchDatabase(db, path);
@@ -136,6 +143,12 @@ export class SearchDatabase {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Ends a bulk fill: creates the query indexes and merges the full-text index into one segment. */
+  finishBulk(): void {
+    this.db.exec(QUERY_INDEXES);
+    this.db.exec("INSERT INTO repository_text (repository_text) VALUES ('optimize')");
   }
 
   /** A value of the meta table (schema_version, generation, synced_at). */
@@ -157,32 +170,41 @@ export class SearchDatabase {
     return this.statement('SELECT 1 FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?').get(name, digest) !== undefined;
   }
 
-  /** Makes the index say what storage said in `patch`, and recomputes the repository's row from its manifests and tags. */
-  apply(patch: RepositoryPatch): void {
+  /**
+   * Makes the index say what storage said in each patch, and recomputes each repository's row from
+   * its manifests and tags; all in one transaction (a rebuild applies hundreds at once).
+   */
+  apply(...patches: readonly RepositoryPatch[]): void {
     this.transaction(() => {
-      let id = this.repositoryId(patch.name);
-      if (id === undefined) {
-        if (![...patch.manifests.values()].some((record) => record !== undefined)) return;
-        id = Number(
-          this.statement(
-            "INSERT INTO repositories (name, name_words, digest, size, description, labels, pushed_at) VALUES (?, ?, '', 0, '', '{}', 0)",
-          ).run(patch.name, nameWords(patch.name)).lastInsertRowid,
-        );
-      }
-      if (patch.complete) {
-        this.statement('DELETE FROM manifests WHERE repository_id = ?').run(id);
-        this.statement('DELETE FROM tags WHERE repository_id = ?').run(id);
-      }
-      for (const [digest, record] of patch.manifests) {
-        if (record === undefined) this.statement('DELETE FROM manifests WHERE repository_id = ? AND digest = ?').run(id, digest);
-        else this.putManifest(id, record);
-      }
-      for (const [tag, digest] of patch.tags) {
-        if (digest === undefined) this.statement('DELETE FROM tags WHERE repository_id = ? AND tag = ?').run(id, tag);
-        else this.statement('INSERT OR REPLACE INTO tags (repository_id, tag, digest) VALUES (?, ?, ?)').run(id, tag, digest);
-      }
-      this.summarize(id, patch.name);
+      for (const patch of patches) this.applyOne(patch);
     });
+  }
+
+  private applyOne(patch: RepositoryPatch): void {
+    let id = this.repositoryId(patch.name);
+    const fresh = id === undefined;
+    if (id === undefined) {
+      if (![...patch.manifests.values()].some((record) => record !== undefined)) return;
+      id = Number(
+        this.statement(
+          `INSERT INTO repositories (name, name_words, digest, size, description, labels, pushed_at, tag_count, platforms, artifact_types, recent_tags)
+           VALUES (?, ?, '', 0, '', '{}', 0, 0, '[]', '[]', '[]')`,
+        ).run(patch.name, nameWords(patch.name)).lastInsertRowid,
+      );
+    }
+    if (patch.complete && !fresh) {
+      this.statement('DELETE FROM manifests WHERE repository_id = ?').run(id);
+      this.statement('DELETE FROM tags WHERE repository_id = ?').run(id);
+    }
+    for (const [digest, record] of patch.manifests) {
+      if (record !== undefined) this.putManifest(id, record);
+      else if (!fresh) this.statement('DELETE FROM manifests WHERE repository_id = ? AND digest = ?').run(id, digest);
+    }
+    for (const [tag, digest] of patch.tags) {
+      if (digest !== undefined) this.statement('INSERT OR REPLACE INTO tags (repository_id, tag, digest) VALUES (?, ?, ?)').run(id, tag, digest);
+      else if (!fresh) this.statement('DELETE FROM tags WHERE repository_id = ? AND tag = ?').run(id, tag);
+    }
+    this.summarize(id, patch.name, fresh);
   }
 
   /** One page of repository names, sorted, with only those `canPull` allows. */
@@ -213,24 +235,25 @@ export class SearchDatabase {
 
   /** One page of the repositories a query finds, among those `canPull` allows. */
   search(query: SearchQuery, canPull: RepositoryFilter = allowAll): SearchResults {
-    const { sql, countSql, params } = searchStatement(query);
+    const { sql, pageSql, countSql, params } = searchStatement(query);
     const offset = (query.page - 1) * query.pageSize;
-    let rows: RepositoryRow[];
+    let page: { id: number; name: string }[];
     let total: number;
     if (canPull === allowAll) {
-      rows = this.statement(`${sql} LIMIT @limit OFFSET @offset`).all({ ...params, limit: query.pageSize, offset }) as RepositoryRow[];
-      total = this.statement(countSql).pluck().get(params) as number;
+      const rows = this.statement(pageSql).all({ ...params, limit: query.pageSize, offset }) as { id: number; name: string; total: number }[];
+      page = rows;
+      total = rows[0]?.total ?? (this.statement(countSql).pluck().get(params) as number);
     } else {
       // Auth decides per name, outside SQL: walk every match in order, counting the allowed ones.
-      rows = [];
+      page = [];
       total = 0;
-      for (const row of this.statement(sql).iterate(params) as Iterable<RepositoryRow>) {
+      for (const row of this.statement(sql).iterate(params) as Iterable<{ id: number; name: string }>) {
         if (!canPull(row.name)) continue;
-        if (total >= offset && rows.length < query.pageSize) rows.push(row);
+        if (total >= offset && page.length < query.pageSize) page.push(row);
         total++;
       }
     }
-    return { total, results: rows.map((row) => this.result(row)) };
+    return { total, results: this.results(page.map((row) => row.id)) };
   }
 
   /** A repository in full, or undefined when the index has none of that name. */
@@ -244,7 +267,7 @@ export class SearchDatabase {
     for (const tag of tags) tagsOf.set(tag.digest, [...(tagsOf.get(tag.digest) ?? []), tag.name]);
     const manifests = this.statement('SELECT * FROM manifests WHERE repository_id = ? ORDER BY pushed_at DESC, digest').all(row.id) as ManifestRow[];
     return {
-      ...this.result(row),
+      ...this.results([row.id])[0]!,
       tags: tags.map((tag) => ({ name: tag.name, digest: tag.digest, size: tag.size, pushedAt: isoTime(tag.pushed_at) })),
       manifests: manifests.map((m) => ({
         digest: m.digest,
@@ -265,23 +288,25 @@ export class SearchDatabase {
     return { repositories: count('repositories'), manifests: count('manifests'), tags: count('tags') };
   }
 
-  private result(row: RepositoryRow): RepositoryResult {
-    const tags = this.statement(
-      `SELECT t.tag AS name, t.digest, m.size, m.pushed_at FROM tags t JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
-       WHERE t.repository_id = ? ORDER BY m.pushed_at DESC, t.tag LIMIT ${RESULT_TAGS}`,
-    ).all(row.id) as { name: string; digest: string; size: number; pushed_at: number }[];
-    return {
-      name: row.name,
-      description: row.description,
-      digest: row.digest,
-      size: row.size,
-      pushedAt: isoTime(row.pushed_at),
-      labels: JSON.parse(row.labels) as Record<string, string>,
-      platforms: this.statement('SELECT platform FROM repository_platforms WHERE repository_id = ? ORDER BY platform').pluck().all(row.id) as string[],
-      artifactTypes: this.statement('SELECT artifact_type FROM repository_artifact_types WHERE repository_id = ? ORDER BY artifact_type').pluck().all(row.id) as string[],
-      tagCount: this.statement('SELECT count(*) FROM tags WHERE repository_id = ?').pluck().get(row.id) as number,
-      tags: tags.map((tag) => ({ name: tag.name, digest: tag.digest, size: tag.size, pushedAt: isoTime(tag.pushed_at) })),
-    };
+  /** The repositories with these ids as results, in the same order. */
+  private results(ids: readonly number[]): RepositoryResult[] {
+    const rows = this.statement('SELECT * FROM repositories WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as RepositoryRow[];
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => {
+      const row = byId.get(id)!;
+      return {
+        name: row.name,
+        description: row.description,
+        digest: row.digest,
+        size: row.size,
+        pushedAt: isoTime(row.pushed_at),
+        labels: JSON.parse(row.labels) as Record<string, string>,
+        platforms: JSON.parse(row.platforms) as string[],
+        artifactTypes: JSON.parse(row.artifact_types) as string[],
+        tagCount: row.tag_count,
+        tags: JSON.parse(row.recent_tags) as TagResult[],
+      };
+    });
   }
 
   private repositoryId(name: string): number | undefined {
@@ -309,13 +334,15 @@ export class SearchDatabase {
    * Recomputes a repository's row, filter tables and text from its manifests and tags; a repository
    * left without manifests is removed, as it leaves the storage's catalog.
    */
-  private summarize(id: number, name: string): void {
+  private summarize(id: number, name: string, fresh: boolean): void {
     // A tag can only name a manifest the repository holds (storage deletes a manifest's tags with it).
     this.statement('DELETE FROM tags WHERE repository_id = ? AND digest NOT IN (SELECT digest FROM manifests WHERE repository_id = ?)').run(id, id);
-    for (const table of ['repository_labels', 'repository_platforms', 'repository_artifact_types']) {
-      this.statement(`DELETE FROM ${table} WHERE repository_id = ?`).run(id);
+    if (!fresh) {
+      for (const table of ['repository_labels', 'repository_platforms', 'repository_artifact_types']) {
+        this.statement(`DELETE FROM ${table} WHERE repository_id = ?`).run(id);
+      }
+      this.statement('DELETE FROM repository_text WHERE rowid = ?').run(id);
     }
-    this.statement('DELETE FROM repository_text WHERE rowid = ?').run(id);
     const latest = this.statement(
       `SELECT m.digest, m.size, m.labels, (SELECT max(pushed_at) FROM manifests WHERE repository_id = m.repository_id) AS newest,
               (SELECT d.description FROM manifests d WHERE d.repository_id = m.repository_id AND d.description != ''
@@ -330,14 +357,6 @@ export class SearchDatabase {
       return;
     }
     const description = latest.shown_description ?? '';
-    this.statement('UPDATE repositories SET digest = ?, size = ?, description = ?, labels = ?, pushed_at = ? WHERE id = ?').run(
-      latest.digest,
-      latest.size,
-      description,
-      latest.labels,
-      latest.newest,
-      id,
-    );
     this.statement(
       'INSERT OR IGNORE INTO repository_labels (repository_id, key, value) SELECT ?, j.key, j.value FROM manifests m, json_each(m.labels) j WHERE m.repository_id = ?',
     ).run(id, id);
@@ -347,6 +366,20 @@ export class SearchDatabase {
     this.statement(
       "INSERT OR IGNORE INTO repository_artifact_types (repository_id, artifact_type) SELECT ?, artifact_type FROM manifests WHERE repository_id = ? AND artifact_type != ''",
     ).run(id, id);
+    const recentTags = this.statement(
+      `SELECT t.tag AS name, t.digest, m.size, m.pushed_at FROM tags t JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+       WHERE t.repository_id = ? ORDER BY m.pushed_at DESC, t.tag LIMIT ${RESULT_TAGS}`,
+    ).all(id) as { name: string; digest: string; size: number; pushed_at: number }[];
+    const recent = recentTags.map((tag) => ({ name: tag.name, digest: tag.digest, size: tag.size, pushedAt: isoTime(tag.pushed_at) }));
+    this.statement(
+      `UPDATE repositories SET digest = @digest, size = @size, description = @description, labels = @labels, pushed_at = @pushedAt,
+         recent_tags = @recentTags,
+         tag_count = (SELECT count(*) FROM tags WHERE repository_id = @id),
+         platforms = (SELECT json_group_array(platform) FROM (SELECT platform FROM repository_platforms WHERE repository_id = @id ORDER BY platform)),
+         artifact_types = (SELECT json_group_array(artifact_type) FROM
+           (SELECT artifact_type FROM repository_artifact_types WHERE repository_id = @id ORDER BY artifact_type))
+       WHERE id = @id`,
+    ).run({ id, digest: latest.digest, size: latest.size, description, labels: latest.labels, pushedAt: latest.newest, recentTags: JSON.stringify(recent) });
     const labels = JSON.parse(latest.labels) as Record<string, string>;
     const labelText = SEARCHED_LABELS.map((key) => labels[key]).filter((value) => value !== undefined).join(' ');
     this.statement('INSERT INTO repository_text (rowid, name, description, labels) VALUES (?, ?, ?, ?)').run(id, name, description, labelText);

@@ -20,9 +20,14 @@ CREATE TABLE repositories (
   size INTEGER NOT NULL,
   description TEXT NOT NULL,
   labels TEXT NOT NULL,
-  pushed_at INTEGER NOT NULL
+  pushed_at INTEGER NOT NULL,
+  -- Copied from the tables below, so that a search result is one row and its latest tags.
+  tag_count INTEGER NOT NULL,
+  platforms TEXT NOT NULL,
+  artifact_types TEXT NOT NULL,
+  -- The most recently pushed tags as search results show them (JSON).
+  recent_tags TEXT NOT NULL
 );
-CREATE INDEX repositories_by_push ON repositories (pushed_at DESC, name);
 
 CREATE TABLE manifests (
   repository_id INTEGER NOT NULL,
@@ -45,25 +50,32 @@ CREATE TABLE tags (
   digest TEXT NOT NULL,
   PRIMARY KEY (repository_id, tag)
 ) WITHOUT ROWID;
-CREATE INDEX tags_by_name ON tags (tag);
 
 -- What the filters look up: every label, platform and artifact type of any manifest of a repository.
 CREATE TABLE repository_labels (
   repository_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (repository_id, key, value)
 ) WITHOUT ROWID;
-CREATE INDEX repository_labels_by_label ON repository_labels (key, value);
 CREATE TABLE repository_platforms (
   repository_id INTEGER NOT NULL, platform TEXT NOT NULL,
   PRIMARY KEY (repository_id, platform)
 ) WITHOUT ROWID;
-CREATE INDEX repository_platforms_by_platform ON repository_platforms (platform);
 CREATE TABLE repository_artifact_types (
   repository_id INTEGER NOT NULL, artifact_type TEXT NOT NULL,
   PRIMARY KEY (repository_id, artifact_type)
 ) WITHOUT ROWID;
-CREATE INDEX repository_artifact_types_by_type ON repository_artifact_types (artifact_type);
 
 -- Full-text search over the name (unicode61 splits it at / - _ .), the description and a few more labels.
 CREATE VIRTUAL TABLE repository_text USING fts5(name, description, labels, tokenize = 'unicode61');
+`;
+
+/** The indexes that only queries need: a rebuild creates them after filling the tables, which is faster than keeping them up to date. */
+export const QUERY_INDEXES = `
+CREATE INDEX repositories_by_push ON repositories (pushed_at DESC, name);
+-- What ranking reads of each candidate, packed close together (a table row also holds labels and more).
+CREATE INDEX repositories_ranking ON repositories (id, name, name_words, pushed_at);
+CREATE INDEX tags_by_name ON tags (tag);
+CREATE INDEX repository_labels_by_label ON repository_labels (key, value);
+CREATE INDEX repository_platforms_by_platform ON repository_platforms (platform);
+CREATE INDEX repository_artifact_types_by_type ON repository_artifact_types (artifact_type);
 `;

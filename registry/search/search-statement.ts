@@ -15,58 +15,74 @@ export interface SearchQuery {
 }
 
 /**
- * The SQL of a search, without LIMIT: every filter narrows `repositories` by id (SQLite drives the
- * query from the most selective), and relevance ranks an exact name first, then a name (or a name
- * component) the query starts, then names with every query word, then the rest (description and
- * labels); ties go by name.
+ * The SQL of a search: every match (ids and names, in order), one page of them with their count,
+ * and the count alone (for a page past the end). The first of the text match and the filters drives the query
+ * (a set of repository ids); the others are probed per candidate on their primary keys. Relevance
+ * ranks an exact name first, then names (or name components) the query starts, then names holding
+ * every query word, then the rest (description and labels); ties go by name.
  */
-export function searchStatement(query: SearchQuery): { sql: string; countSql: string; params: Record<string, string> } {
+export function searchStatement(query: SearchQuery): { sql: string; pageSql: string; countSql: string; params: Record<string, string> } {
   const params: Record<string, string> = {};
-  const where: string[] = [];
+  const sets: { readonly ids: string; readonly probe: string }[] = [];
   if (query.words.length > 0) {
     // Words are letters and digits only (search-query.ts), so quoting them makes them plain prefix terms.
     params.fts = query.words.map((word) => `"${word}"*`).join(' ');
-    where.push('r.id IN (SELECT rowid FROM repository_text WHERE repository_text MATCH @fts)');
+    const ids = 'SELECT rowid FROM repository_text WHERE repository_text MATCH @fts';
+    sets.push({ ids, probe: `r.id IN (${ids})` });
   }
   query.labels.forEach(({ key, value }, i) => {
     params[`labelKey${i}`] = key;
     if (value !== undefined) params[`labelValue${i}`] = value;
-    const valueTest = value === undefined ? '' : ` AND value = @labelValue${i}`;
-    where.push(`r.id IN (SELECT repository_id FROM repository_labels WHERE key = @labelKey${i}${valueTest})`);
+    const test = `key = @labelKey${i}${value === undefined ? '' : ` AND value = @labelValue${i}`}`;
+    sets.push({ ids: `SELECT repository_id FROM repository_labels WHERE ${test}`, probe: `EXISTS (SELECT 1 FROM repository_labels WHERE repository_id = r.id AND ${test})` });
   });
   query.tags.forEach((tag, i) => {
     params[`tag${i}`] = tag;
-    where.push(`r.id IN (SELECT repository_id FROM tags WHERE tag = @tag${i})`);
+    sets.push({ ids: `SELECT repository_id FROM tags WHERE tag = @tag${i}`, probe: `EXISTS (SELECT 1 FROM tags WHERE repository_id = r.id AND tag = @tag${i})` });
   });
   query.artifactTypes.forEach((type, i) => {
     params[`artifactType${i}`] = type;
-    where.push(`r.id IN (SELECT repository_id FROM repository_artifact_types WHERE artifact_type = @artifactType${i})`);
+    const test = `artifact_type = @artifactType${i}`;
+    sets.push({ ids: `SELECT repository_id FROM repository_artifact_types WHERE ${test}`, probe: `EXISTS (SELECT 1 FROM repository_artifact_types WHERE repository_id = r.id AND ${test})` });
   });
   query.platforms.forEach((platform, i) => {
     params[`platform${i}`] = platform;
-    where.push(`r.id IN (SELECT repository_id FROM repository_platforms WHERE platform = @platform${i})`);
+    const test = `platform = @platform${i}`;
+    sets.push({ ids: `SELECT repository_id FROM repository_platforms WHERE ${test}`, probe: `EXISTS (SELECT 1 FROM repository_platforms WHERE repository_id = r.id AND ${test})` });
   });
+  const where = sets.map((set, i) => (i === 0 ? `r.id IN (${set.ids})` : set.probe));
   const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
 
   let order = 'r.name';
   if (query.sort === 'pushed') order = 'r.pushed_at DESC, r.name';
   else if (query.text !== '') {
+    // Concatenated here rather than in SQL, where it would be done again for every candidate.
     params.text = query.text;
+    params.componentStart = `/${query.text}`;
     const words = query.words.map((word, i) => {
-      params[`word${i}`] = word;
-      return `instr(r.name_words, ' ' || @word${i}) > 0`;
+      params[`wordStart${i}`] = ` ${word}`;
+      return `instr(r.name_words, @wordStart${i}) > 0`;
     });
     const tier = [
       'CASE WHEN r.name = @text THEN 0',
-      "WHEN substr(r.name, 1, length(@text)) = @text OR instr(r.name, '/' || @text) > 0 THEN 1",
+      'WHEN substr(r.name, 1, length(@text)) = @text OR instr(r.name, @componentStart) > 0 THEN 1',
       ...(words.length > 0 ? [`WHEN ${words.join(' AND ')} THEN 2`] : []),
       'ELSE 3 END',
     ].join(' ');
     order = `${tier}, r.name`;
   }
+  // Only ids and names go through the sort (the page's rows are read afterwards), from an index that
+  // holds just what ranking reads. Without a set of candidates, the name or push time index gives the order.
+  const from = sets.length > 0 ? `FROM repositories r INDEXED BY repositories_ranking${filter}` : 'FROM repositories r';
+  // The total: the full-text matches alone are counted without repository rows (each is one); filtered
+  // candidates are counted while they are ranked, which spares a second pass over the probes.
+  const textOnly = sets.length === 1 && query.words.length > 0;
+  const countSql = textOnly ? `SELECT count(*) FROM (${sets[0]!.ids})` : `SELECT count(*) ${from}`;
+  const total = sets.length === 0 || textOnly ? `(${countSql})` : 'count(*) OVER ()';
   return {
-    sql: `SELECT r.id, r.name, r.digest, r.size, r.description, r.labels, r.pushed_at FROM repositories r${filter} ORDER BY ${order}`,
-    countSql: `SELECT count(*) FROM repositories r${filter}`,
+    sql: `SELECT r.id, r.name ${from} ORDER BY ${order}`,
+    pageSql: `SELECT r.id, r.name, ${total} AS total ${from} ORDER BY ${order} LIMIT @limit OFFSET @offset`,
+    countSql,
     params,
   };
 }
