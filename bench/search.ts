@@ -6,22 +6,21 @@
  *   BENCH_REPOSITORIES=10000 BENCH_TAGS=100000 BENCH_REQUESTS=200 npm run bench:search   # quick smoke run
  *
  * Environment: BENCH_REPOSITORIES (100000), BENCH_TAGS (1000000), BENCH_REQUESTS (1000 per kind of
- * request), BENCH_TMPDIR (/dev/shm when there is one: 4M small files and folders are all metadata,
- * and a disk's journal would be measured instead of the index).
+ * request), BENCH_TMPDIR (by default a tmpfs of its own, see scratch-tmpfs.ts).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cleanEnv, WHARF_BIN } from '../test/support/wharf-process.js';
-import { cleanupAll, installCleanupHandlers, removeDir, trackDir } from './cleanup.js';
+import { cleanupAll, installCleanupHandlers } from './cleanup.js';
 import { positiveInteger } from './config.js';
 import { log, tryCommand } from './host-commands.js';
 import { holdInstanceLock } from './instance-lock.js';
 import { RegistryClient } from './registry-client.js';
 import { textTable } from './report.js';
+import { scratchDirectory } from './scratch-tmpfs.js';
 import { seeded, writeSearchFixture, type SearchFixture } from './search-fixture.js';
 import { percentile } from './stats.js';
 import { checkWharfBuilt, startWharf } from './wharf.js';
@@ -63,16 +62,15 @@ async function main(): Promise<void> {
   const repositories = positiveInteger('BENCH_REPOSITORIES', 100_000);
   const tags = positiveInteger('BENCH_TAGS', 1_000_000);
   const requests = positiveInteger('BENCH_REQUESTS', 1000);
-  const parent = process.env.BENCH_TMPDIR || (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
-  const root = await mkdtemp(join(parent, 'wharf-bench-search-'));
-  trackDir(root);
+  const scratch = await scratchDirectory(process.env.BENCH_TMPDIR || undefined);
+  const root = scratch.dir;
   const storage = join(root, 'data');
 
   log('Wharf search benchmark');
   log(`  date          ${new Date().toISOString()}`);
   log(`  machine       ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM`);
   log(`  node          ${process.version}, wharf git ${tryCommand('git', ['describe', '--always', '--dirty']) ?? 'unknown'}`);
-  log(`  storage       ${storage}`);
+  log(`  storage       ${storage} (on ${scratch.filesystem})`);
   log(`  load average  ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   let started = performance.now();
@@ -84,6 +82,11 @@ async function main(): Promise<void> {
   const reindexSeconds = (performance.now() - started) / 1000;
   const indexMiB = statSync(join(storage, 'search-index.db')).size / 2 ** 20;
   log(`  ${stdout.trim()}`);
+  // The index must hold exactly what was written: a fast reindex that drops repositories measures nothing.
+  const counted = /^indexed (\d+) repositories \((\d+) manifests, (\d+) tags\)/.exec(stdout);
+  if (counted?.[1] !== String(fixture.repositories.length) || counted[3] !== String(fixture.tags)) {
+    throw new Error(`the index holds other counts than the ${fixture.repositories.length} repositories and ${fixture.tags} tags written`);
+  }
   log(`  wharf reindex: ${reindexSeconds.toFixed(1)} s wall (process start included), index ${indexMiB.toFixed(0)} MiB`);
 
   const server = await startWharf(root);
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
     const rss = server.peakRssBytes() / 2 ** 20;
     await server.stop();
     log(`  server peak RSS ${rss.toFixed(0)} MiB`);
-    await removeDir(root);
+    await scratch.remove();
   }
 
   const searchP99 = percentile(searchLatencies, 99);
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
   log('Markdown (for the README):');
   log('');
   log(`Measured ${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}; ` +
-    `${fixture.repositories.length.toLocaleString('en-US')} repositories, ${fixture.tags.toLocaleString('en-US')} tags, storage on ${parent}; ${requests} requests per row, \`npm run bench:search\`.`);
+    `${fixture.repositories.length.toLocaleString('en-US')} repositories, ${fixture.tags.toLocaleString('en-US')} tags, storage on ${scratch.filesystem}; ${requests} requests per row, \`npm run bench:search\`.`);
   log('');
   log('| Measure | Result | Goal |');
   log('| --- | ---: | ---: |');

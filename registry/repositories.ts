@@ -1,15 +1,19 @@
+import { mapConcurrently } from '../shared/concurrency.js';
 import type { StorageDriver } from './storage/driver.js';
 import { listOrEmpty } from './storage/list-or-empty.js';
 import { StoragePaths } from './storage/paths.js';
+
+// Folders listed at once: a big registry's walk is a hundred thousand storage round trips.
+const LISTS_AT_ONCE = 16;
 
 /**
  * Every repository with at least one manifest, sorted. Walks the whole tree: the search index
  * answers the catalog at scale.
  */
 export async function listRepositories(driver: StorageDriver): Promise<string[]> {
-  const names: string[] = [];
-  for (const name of await listRepositoryFolders(driver, '_manifests')) if (await hasManifests(driver, name)) names.push(name);
-  return names;
+  const folders = await listRepositoryFolders(driver, '_manifests');
+  const withManifests = await mapConcurrently(folders, LISTS_AT_ONCE, (name) => hasManifests(driver, name));
+  return folders.filter((_, i) => withManifests[i]);
 }
 
 /**
@@ -18,15 +22,18 @@ export async function listRepositories(driver: StorageDriver): Promise<string[]>
  */
 export async function listRepositoryFolders(driver: StorageDriver, marker: '_manifests' | '_uploads'): Promise<string[]> {
   const names: string[] = [];
-  const walk = async (path: string): Promise<void> => {
-    const children = await listOrEmpty(driver, path);
-    const bases = children.map((child) => child.slice(child.lastIndexOf('/') + 1));
-    if (bases.includes(marker)) names.push(path.slice(StoragePaths.repositoriesRoot.length + 1));
-    for (const child of children) {
-      if (!child.slice(child.lastIndexOf('/') + 1).startsWith('_')) await walk(child);
-    }
-  };
-  await walk(StoragePaths.repositoriesRoot);
+  // Level by level, each level's folders listed concurrently.
+  let level = [StoragePaths.repositoriesRoot];
+  while (level.length > 0) {
+    const next: string[] = [];
+    await mapConcurrently(level, LISTS_AT_ONCE, async (path) => {
+      const children = await listOrEmpty(driver, path);
+      const bases = children.map((child) => child.slice(child.lastIndexOf('/') + 1));
+      if (bases.includes(marker)) names.push(path.slice(StoragePaths.repositoriesRoot.length + 1));
+      next.push(...children.filter((_, i) => !bases[i]!.startsWith('_')));
+    });
+    level = next;
+  }
   return names.sort();
 }
 

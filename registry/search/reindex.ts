@@ -72,7 +72,7 @@ export function installIndex(built: BuiltIndex, path: string): SearchDatabase {
   built.db.close();
   // A write-ahead log left by the replaced index would be replayed into the new one.
   for (const leftover of [`${path}-wal`, `${path}-shm`]) rmSync(leftover, { force: true });
-  renameSync(`${path}.rebuild`, path);
+  renameSync(built.db.path, path);
   return SearchDatabase.open(path, { exclusive: true });
 }
 

@@ -112,7 +112,7 @@ export class SearchIndex {
     } catch (error) {
       if ((error as { code?: string }).code === 'SQLITE_BUSY') {
         this.unavailable = `${this.path} is in use by another process`;
-        this.log.error(`search index ${this.unavailable}: search is off, and the catalog is read from storage`);
+        this.log.error(`search index ${this.unavailable} (give each registry its own --search-index): search is off, and the catalog is read from storage`);
         return undefined;
       }
       this.log.warn({ err: error }, `search index ${this.path} cannot be read: rebuilding it`);
@@ -128,6 +128,10 @@ export class SearchIndex {
     if (existing !== undefined) {
       try {
         const outdated = await this.outdated(existing);
+        if (this.abort.signal.aborted) {
+          existing.close();
+          return;
+        }
         if (outdated === undefined) {
           this.syncedAt = Number(existing.meta('synced_at'));
           this.becomeReady(existing, []);
