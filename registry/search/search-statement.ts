@@ -27,8 +27,7 @@ export function searchStatement(query: SearchQuery): { sql: string; pageSql: str
   if (query.words.length > 0) {
     // Words are letters and digits only (search-query.ts), so quoting them makes them plain prefix terms.
     params.fts = query.words.map((word) => `"${word}"*`).join(' ');
-    const ids = 'SELECT rowid FROM repository_text WHERE repository_text MATCH @fts';
-    sets.push({ ids, probe: `r.id IN (${ids})` });
+    sets.push({ ids: 'SELECT rowid FROM repository_text WHERE repository_text MATCH @fts', probe: 'repository_text MATCH @fts' });
   }
   query.labels.forEach(({ key, value }, i) => {
     params[`labelKey${i}`] = key;
@@ -50,7 +49,8 @@ export function searchStatement(query: SearchQuery): { sql: string; pageSql: str
     const test = `platform = @platform${i}`;
     sets.push({ ids: `SELECT repository_id FROM repository_platforms WHERE ${test}`, probe: `EXISTS (SELECT 1 FROM repository_platforms WHERE repository_id = r.id AND ${test})` });
   });
-  const where = sets.map((set, i) => (i === 0 ? `r.id IN (${set.ids})` : set.probe));
+  // The text match joins the full-text table (rowid = repository id); a first filter without one drives by id.
+  const where = sets.map((set, i) => (i === 0 && query.words.length === 0 ? `r.id IN (${set.ids})` : set.probe));
   const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
 
   let order = 'r.name';
@@ -73,7 +73,9 @@ export function searchStatement(query: SearchQuery): { sql: string; pageSql: str
   }
   // Only ids and names go through the sort (the page's rows are read afterwards), from an index that
   // holds just what ranking reads. Without a set of candidates, the name or push time index gives the order.
-  const from = sets.length > 0 ? `FROM repositories r INDEXED BY repositories_ranking${filter}` : 'FROM repositories r';
+  const ranked = 'repositories r INDEXED BY repositories_ranking';
+  const from =
+    query.words.length > 0 ? `FROM repository_text JOIN ${ranked} ON r.id = repository_text.rowid${filter}` : sets.length > 0 ? `FROM ${ranked}${filter}` : 'FROM repositories r';
   // The total: the full-text matches alone are counted without repository rows (each is one); filtered
   // candidates are counted while they are ranked, which spares a second pass over the probes.
   const textOnly = sets.length === 1 && query.words.length > 0;
