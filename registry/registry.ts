@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { BlobStore } from './blob-store.js';
 import { ManifestStore } from './manifest-store.js';
-import { paginate, type Page, type PageRequest } from './pagination.js';
+import { pageOf, paginate, type Page, type PageRequest } from './pagination.js';
 import type { RepositoryFilter } from './pull-access.js';
-import { listRepositories, listRepositoryFolders } from './repositories.js';
+import { listRepositories, listRepositoryFolders, withManifests } from './repositories.js';
 import { SearchIndex } from './search/search-index.js';
 import type { StorageDriver } from './storage/driver.js';
 import { UploadSessions } from './uploads.js';
@@ -35,7 +35,11 @@ export class Registry {
 
   /** A page of the catalog: from the search index when it is ready, else from a storage walk (the same names). */
   async catalog(request: PageRequest, canPull: RepositoryFilter): Promise<Page> {
-    return (await this.search.catalog(request, canPull)) ?? paginate((await this.repositories()).filter((name) => canPull(name)), request);
+    const fromIndex = await this.search.catalog(request, canPull);
+    if (fromIndex !== undefined) return fromIndex;
+    // Only the folders the page needs are checked for manifests: on a big registry the walk is slow enough.
+    const after = (await listRepositoryFolders(this.storage, '_manifests')).filter((name) => (request.last === undefined || name > request.last) && canPull(name));
+    return pageOf(await withManifests(this.storage, after, request.n === undefined ? undefined : request.n + 1), request.n);
   }
 
   /** A page of a repository's tags: from the search index when it is ready, else from storage; throws NAME_UNKNOWN. */

@@ -11,9 +11,18 @@ const LISTS_AT_ONCE = 16;
  * answers the catalog at scale.
  */
 export async function listRepositories(driver: StorageDriver): Promise<string[]> {
-  const folders = await listRepositoryFolders(driver, '_manifests');
-  const withManifests = await mapConcurrently(folders, LISTS_AT_ONCE, (name) => hasManifests(driver, name));
-  return folders.filter((_, i) => withManifests[i]);
+  return withManifests(driver, await listRepositoryFolders(driver, '_manifests'));
+}
+
+/** The first `limit` (default: all) of these repository folders that hold at least one manifest, in order. */
+export async function withManifests(driver: StorageDriver, folders: readonly string[], limit = Infinity): Promise<string[]> {
+  const found: string[] = [];
+  for (let start = 0; start < folders.length && found.length < limit; start += LISTS_AT_ONCE) {
+    const batch = folders.slice(start, start + LISTS_AT_ONCE);
+    const held = await mapConcurrently(batch, LISTS_AT_ONCE, (name) => hasManifests(driver, name));
+    found.push(...batch.filter((_, i) => held[i]));
+  }
+  return found.slice(0, limit);
 }
 
 /**

@@ -11,6 +11,7 @@ import { paginate } from '../../registry/pagination.js';
 import { allowAll } from '../../registry/pull-access.js';
 import { IndexJournal } from '../../registry/search/index-journal.js';
 import { reindex } from '../../registry/search/reindex.js';
+import { SearchDatabase } from '../../registry/search/search-database.js';
 import { FilesystemDriver } from '../../registry/storage/filesystem.js';
 import { MemoryDriver } from '../../registry/storage/memory.js';
 import { StoragePaths } from '../../registry/storage/paths.js';
@@ -83,6 +84,26 @@ for (const [driverName, makeStorage] of [
     assert.deepEqual([emptied.statusCode, emptied.json().tags ?? []], [200, []]);
   });
 }
+
+test('while the index cannot be used, the catalog and tag lists come from storage, page for page the same', async (t) => {
+  const dir = await tempDir(t);
+  const storage = new FilesystemDriver(join(dir, 'storage'));
+  const indexed = await appWithIndex(t, storage, join(dir, 'index.db'));
+  await populate(indexed);
+  // Another process holds this index file: the registry serves without search.
+  const holder = SearchDatabase.open(join(dir, 'held.db'), { exclusive: true });
+  t.after(() => holder.close());
+  const walking = await createApp({ storage, searchIndex: join(dir, 'held.db'), logger: false });
+  t.after(() => walking.close());
+  for (const url of ['/v2/_catalog', '/v2/_catalog?n=2', '/v2/_catalog?n=2&last=a/b', '/v2/_catalog?last=lib', '/v2/_catalog?n=0', '/v2/lib/x/tags/list?n=2', '/v2/gone/repo/tags/list']) {
+    const [fromIndex, fromWalk] = [await indexed.inject({ url }), await walking.inject({ url })];
+    assert.deepEqual([fromWalk.statusCode, fromWalk.headers.link, fromWalk.json()], [fromIndex.statusCode, fromIndex.headers.link, fromIndex.json()], url);
+  }
+  const search = await walking.inject({ url: '/api/v1/search?q=lib' });
+  assert.equal(search.statusCode, 503);
+  assert.equal(search.headers['retry-after'], '5');
+  assert.equal(search.json().errors[0].code, 'UNAVAILABLE');
+});
 
 describe('several instances on one storage', () => {
   test('an instance finds what another pushed, retagged and deleted, through the journal', async (t) => {
