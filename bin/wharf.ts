@@ -191,7 +191,7 @@ async function runReindex(args: string[]): Promise<number> {
     console.error(`wharf reindex: ${error.message}`);
     return 2;
   }
-  if (config.searchIndex === ':memory:') {
+  if (config.searchIndex === 'memory://') {
     console.error('wharf reindex: the search index is in memory (memory://): a registry builds it at every start');
     return 2;
   }

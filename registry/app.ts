@@ -4,12 +4,12 @@ import { Registry } from './registry.js';
 import { RequestLog } from './request-log.js';
 import { allowAll } from './pull-access.js';
 import { matchRoute, type Method } from './routes.js';
-import { IN_MEMORY } from './search/reindex.js';
+import { IN_MEMORY } from './search/search-database.js';
 import type { StorageDriver } from './storage/driver.js';
 
 export interface AppOptions {
   readonly storage: StorageDriver;
-  /** The search index: a file, or `:memory:` (the default; rebuilt from storage at every start). */
+  /** The search index: a file, or `memory://` (the default; rebuilt from storage at every start). */
   readonly searchIndex?: string;
   /** fastify's logger option: false for tests, pino options for `wharf serve`. */
   readonly logger?: FastifyServerOptions['logger'];

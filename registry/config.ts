@@ -9,7 +9,7 @@ export interface ServeConfig {
   readonly host: string;
   readonly port: number;
   readonly storage: string;
-  /** The search index file, or `:memory:`. */
+  /** The search index file, or `memory://`. */
   readonly searchIndex: string;
   readonly logLevel: string;
   readonly uploadPurgeAgeMs: number;
@@ -93,7 +93,7 @@ export function resolveServeConfig(flags: Readonly<Record<string, string | undef
     host,
     port,
     storage,
-    searchIndex: sqlitePath(searchIndex.value),
+    searchIndex: indexPath(searchIndex.value),
     logLevel: logLevel.value,
     uploadPurgeAgeMs: duration('upload-purge-age', { positive: true }),
     uploadPurgeIntervalMs: duration('upload-purge-interval', { positive: true }),
@@ -116,9 +116,8 @@ function defaultSearchIndex(storage: string, env: NodeJS.ProcessEnv): string {
   return join(storage, 'search-index.db');
 }
 
-/** The path SQLite opens for a search-index setting: a file (or file:///path), or `:memory:` for memory://. */
-function sqlitePath(setting: string): string {
-  if (setting === 'memory://') return ':memory:';
+/** A search-index setting as a file path (file:///path is one too), or memory://. */
+function indexPath(setting: string): string {
   return setting.startsWith('file://') ? fileURLToPath(setting) : setting;
 }
 

@@ -9,7 +9,7 @@ import type { StorageDriver } from './storage/driver.js';
 import { UploadSessions } from './uploads.js';
 
 export interface RegistryOptions {
-  /** Where the search index lives: a file, or `:memory:`. */
+  /** Where the search index lives: a file, or `memory://`. */
   readonly searchIndex: string;
   readonly log: FastifyBaseLogger;
 }

@@ -7,10 +7,7 @@ import { listRepositoryFolders } from '../repositories.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { IndexJournal } from './index-journal.js';
 import { RepositoryReader } from './repository-reader.js';
-import { SearchDatabase, type RepositoryPatch } from './search-database.js';
-
-/** The path that keeps an index in memory (as SQLite spells it). */
-export const IN_MEMORY = ':memory:';
+import { IN_MEMORY, SearchDatabase, type RepositoryPatch } from './search-database.js';
 
 // Repositories read at once: storage latency hides behind each other's reads, and SQLite writes in between.
 const REPOSITORIES_AT_ONCE = 32;

@@ -4,6 +4,9 @@ import { allowAll, type RepositoryFilter } from '../pull-access.js';
 import { QUERY_INDEXES, SCHEMA, SCHEMA_VERSION } from './search-schema.js';
 import { searchStatement, type SearchQuery } from './search-statement.js';
 
+/** The index path that keeps an index in memory, spelled as the storage setting spells memory. */
+export const IN_MEMORY = 'memory://';
+
 /** The label Docker Hub's description comes from, in `docker search` and the search API. */
 export const DESCRIPTION_LABEL = 'org.opencontainers.image.description';
 
@@ -112,12 +115,12 @@ export class SearchDatabase {
   private constructor(private readonly db: Database.Database, readonly path: string) {}
 
   /**
-   * Opens (creating when absent) the index at `path`, or in memory for `:memory:`. `exclusive`
+   * Opens (creating when absent) the index at `path`, or in memory for IN_MEMORY. `exclusive`
    * holds SQLite's lock for as long as it is open, so a second process cannot rebuild it underneath;
    * `bulk` trades durability for speed while a rebuild fills a new file.
    */
   static open(path: string, { exclusive = false, bulk = false } = {}): SearchDatabase {
-    const db = new Database(path);
+    const db = new Database(path === IN_MEMORY ? ':memory:' : path);
     try {
       if (exclusive) {
         db.pragma('locking_mode = EXCLUSIVE');

@@ -8,9 +8,9 @@ import type { Page, PageRequest } from '../pagination.js';
 import type { RepositoryFilter } from '../pull-access.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { IndexJournal } from './index-journal.js';
-import { buildIndex, IN_MEMORY, installIndex } from './reindex.js';
+import { buildIndex, installIndex } from './reindex.js';
 import { RepositoryReader } from './repository-reader.js';
-import { SearchDatabase, type RepositorySummary, type SearchResults } from './search-database.js';
+import { IN_MEMORY, SearchDatabase, type RepositorySummary, type SearchResults } from './search-database.js';
 import { SCHEMA_VERSION } from './search-schema.js';
 import type { SearchQuery } from './search-statement.js';
 

@@ -66,7 +66,7 @@ for (const [driverName, makeStorage] of [
 ] as const) {
   test(`${driverName}: the catalog and tag lists from the index equal those of the storage walk`, async (t) => {
     const storage = await makeStorage(t);
-    const app = await appWithIndex(t, storage, ':memory:');
+    const app = await appWithIndex(t, storage, 'memory://');
     await populate(app);
     const walked = await app.registry.repositories();
     assert.deepEqual(walked, ['a', 'a/b', 'a/b/c', 'by/digest', 'lib/x', 'lib/y', 'z'], 'a repository without manifests leaves the catalog');

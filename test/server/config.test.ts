@@ -71,8 +71,9 @@ test('resolveServeConfig: the defaults', () => {
 test('resolveServeConfig: the search index follows the storage unless told', () => {
   assert.equal(resolveServeConfig({ storage: '/srv/registry' }, {}).searchIndex, '/srv/registry/search-index.db');
   assert.equal(resolveServeConfig({ storage: 'file:///srv/registry' }, {}).searchIndex, '/srv/registry/search-index.db');
-  assert.equal(resolveServeConfig({ storage: 'memory://' }, {}).searchIndex, ':memory:');
-  assert.equal(resolveServeConfig({ storage: '/srv/registry', 'search-index': 'memory://' }, {}).searchIndex, ':memory:');
+  assert.equal(resolveServeConfig({ storage: 'memory://' }, {}).searchIndex, 'memory://');
+  assert.equal(resolveServeConfig({ storage: '/srv/registry', 'search-index': 'memory://' }, {}).searchIndex, 'memory://');
+  assert.equal(resolveServeConfig({ storage: '/srv/registry', 'search-index': 'file:///var/index.db' }, {}).searchIndex, '/var/index.db');
   assert.equal(resolveServeConfig({ storage: '/srv/registry' }, { WHARF_SEARCH_INDEX: '/var/cache/index.db' }).searchIndex, '/var/cache/index.db');
   assertConfigError(() => resolveServeConfig({ 'search-index': '' }, {}), '--search-index: ');
 });
