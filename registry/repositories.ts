@@ -27,15 +27,16 @@ export async function withManifests(driver: StorageDriver, folders: readonly str
 
 /**
  * Every repository folder holding `marker` (manifests, or upload sessions), sorted; a folder under
- * /repositories whose name does not start with `_` is a deeper name component.
+ * /repositories whose name does not start with `_` is a deeper name component. `signal` stops the walk.
  */
-export async function listRepositoryFolders(driver: StorageDriver, marker: '_manifests' | '_uploads'): Promise<string[]> {
+export async function listRepositoryFolders(driver: StorageDriver, marker: '_manifests' | '_uploads', signal?: AbortSignal): Promise<string[]> {
   const names: string[] = [];
   // Level by level, each level's folders listed concurrently.
   let level = [StoragePaths.repositoriesRoot];
   while (level.length > 0) {
     const next: string[] = [];
     await mapConcurrently(level, LISTS_AT_ONCE, async (path) => {
+      signal?.throwIfAborted();
       const children = await listOrEmpty(driver, path);
       const bases = children.map((child) => child.slice(child.lastIndexOf('/') + 1));
       if (bases.includes(marker)) names.push(path.slice(StoragePaths.repositoriesRoot.length + 1));

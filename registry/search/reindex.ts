@@ -41,7 +41,7 @@ export async function buildIndex(storage: StorageDriver, path: string, instance:
     const reader = new RepositoryReader(storage, new BlobStore(storage));
     let pending: RepositoryPatch[] = [];
     // A folder without manifests (all deleted) reads as an empty patch, which adds no repository.
-    await mapConcurrently(await listRepositoryFolders(storage, '_manifests'), REPOSITORIES_AT_ONCE, async (name) => {
+    await mapConcurrently(await listRepositoryFolders(storage, '_manifests', signal), REPOSITORIES_AT_ONCE, async (name) => {
       signal?.throwIfAborted();
       // Read first, then push: `pending.push(await …)` would push into the array a flush has replaced.
       const patch = await reader.readAll(name);
