@@ -12,6 +12,7 @@ A container image builder and OCI registry.
 Commands:
   build     Build an image from a Dockerfile
   serve     Run the registry (Docker Registry HTTP API v2 / OCI distribution-spec 1.1)
+  reindex   Rebuild the registry's search index from its storage
 
 Run 'wharf COMMAND --help' for a command's options.
 Options:
@@ -20,21 +21,41 @@ Options:
 
 type ServeConfigModule = typeof import('../registry/config.js');
 
-function serveUsage({ SERVE_SETTINGS, envName }: ServeConfigModule): string {
-  const rows = SERVE_SETTINGS.map((s) => {
+/** The option rows of `--help` for these settings (all of serve's, or reindex's few). */
+function settingRows({ SERVE_SETTINGS, envName }: ServeConfigModule, keys?: readonly string[]): string {
+  const storageDefault = SERVE_SETTINGS.find((s) => s.key === 'storage')!.default(process.env, '');
+  const rows = SERVE_SETTINGS.filter((s) => keys === undefined || keys.includes(s.key)).map((s) => {
     const flag = `--${s.key} ${s.value}`;
-    return `  ${flag.padEnd(34)}${s.help}\n  ${''.padEnd(34)}env ${envName(s.key)}, default ${s.default(process.env)}`;
+    return `  ${flag.padEnd(34)}${s.help}\n  ${''.padEnd(34)}env ${envName(s.key)}, default ${s.default(process.env, storageDefault)}`;
   });
+  return `${rows.join('\n')}
+  ${'--config FILE'.padEnd(34)}YAML file of settings (keys as the flags, e.g. "addr: 127.0.0.1:5000")
+  ${''.padEnd(34)}env WHARF_CONFIG
+  ${'-h, --help'.padEnd(34)}Show this help`;
+}
+
+function serveUsage(settings: ServeConfigModule): string {
   return `Usage: wharf serve [OPTIONS]
 
 Serves a registry. Each setting comes from its flag, else its environment variable,
 else the YAML config file, else its default.
 
 Options:
-${rows.join('\n')}
-  ${'--config FILE'.padEnd(34)}YAML file of settings (keys as the flags, e.g. "addr: 127.0.0.1:5000")
-  ${''.padEnd(34)}env WHARF_CONFIG
-  ${'-h, --help'.padEnd(34)}Show this help`;
+${settingRows(settings)}`;
+}
+
+/** The settings `wharf reindex` reads: where storage and the index are. */
+const REINDEX_SETTINGS = ['storage', 'search-index'];
+
+function reindexUsage(settings: ServeConfigModule): string {
+  return `Usage: wharf reindex [OPTIONS]
+
+Rebuilds the search index from storage, as \`wharf serve\` would find them (same flags,
+variables and config file). If a running registry holds the index, every registry on the
+storage is told to rebuild its own in the background instead.
+
+Options:
+${settingRows(settings, REINDEX_SETTINGS)}`;
 }
 
 // Why listen() can fail through no fault of the program: said in one line, not a stack trace.
@@ -52,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'serve') return runServe(rest);
   if (command === 'build') return runBuild(rest);
+  if (command === 'reindex') return runReindex(rest);
   console.error(`wharf: unknown command "${command}" (see 'wharf --help')`);
   return 2;
 }
@@ -139,6 +161,60 @@ async function runServe(args: string[]): Promise<number> {
       return 1;
     }
     throw error;
+  }
+}
+
+async function runReindex(args: string[]): Promise<number> {
+  const settings = await import('../registry/config.js');
+  const { ConfigError, resolveServeConfig } = settings;
+  const options = Object.fromEntries([
+    ...REINDEX_SETTINGS.map((key) => [key, { type: 'string' as const }]),
+    ['config', { type: 'string' as const }],
+    ['help', { type: 'boolean' as const, short: 'h' }],
+  ]);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as typeof values;
+  } catch (error) {
+    console.error(`wharf reindex: ${(error as Error).message.split('\n')[0]} (see 'wharf reindex --help')`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(reindexUsage(settings));
+    return 0;
+  }
+  let config;
+  try {
+    config = resolveServeConfig(values as Record<string, string | undefined>, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`wharf reindex: ${error.message}`);
+    return 2;
+  }
+  if (config.searchIndex === 'memory://') {
+    console.error('wharf reindex: the search index is in memory (memory://): a registry builds it at every start');
+    return 2;
+  }
+  const [{ openStorage }, { reindex }] = await Promise.all([import('../registry/storage/open-storage.js'), import('../registry/search/reindex.js')]);
+  try {
+    const storage = await openStorage(config.storage);
+    const outcome = await reindex(storage, config.searchIndex);
+    if (!outcome.rebuilt) {
+      console.log(outcome.reason);
+      return 0;
+    }
+    const { repositories, manifests, tags, seconds } = outcome;
+    console.log(`indexed ${repositories} repositories (${manifests} manifests, ${tags} tags) from ${storage.name} into ${config.searchIndex} in ${seconds.toFixed(2)} s`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`wharf reindex: ${error.message}`);
+      return 2;
+    }
+    // Storage or the index file could not be read or written: one line, as for a build.
+    console.error(`wharf reindex: ${(error as Error).message}`);
+    if (process.env.WHARF_DEBUG) console.error(error);
+    return 1;
   }
 }
 

@@ -1,12 +1,16 @@
-import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { ERROR_CODES, RegistryError } from './errors.js';
 import { Registry } from './registry.js';
 import { RequestLog } from './request-log.js';
+import { allowAll } from './pull-access.js';
 import { matchRoute, type Method } from './routes.js';
+import { IN_MEMORY } from './search/search-database.js';
 import type { StorageDriver } from './storage/driver.js';
 
 export interface AppOptions {
   readonly storage: StorageDriver;
+  /** The search index: a file, or `memory://` (the default; rebuilt from storage at every start). */
+  readonly searchIndex?: string;
   /** fastify's logger option: false for tests, pino options for `wharf serve`. */
   readonly logger?: FastifyServerOptions['logger'];
 }
@@ -18,6 +22,8 @@ declare module 'fastify' {
 }
 
 const METHODS: Method[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+// What a 503 tells clients while the search index is being built.
+const RETRY_AFTER_SECONDS = 5;
 
 /** Builds the registry's fastify app without listening, so tests can `inject` and `serve` can `listen`. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
@@ -30,8 +36,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: Number.MAX_SAFE_INTEGER,
     return503OnClosing: true,
   });
-  const registry = new Registry(options.storage);
+  const registry = new Registry(options.storage, { searchIndex: options.searchIndex ?? IN_MEMORY, log: app.log });
   app.decorate('registry', registry);
+  registry.search.start();
+  app.addHook('onClose', () => registry.search.close());
 
   // Handlers read request.raw themselves: blobs stream to storage, manifests are read with a size limit.
   app.removeAllContentTypeParsers();
@@ -46,33 +54,35 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // A client that went away mid-request is no server error; its request line says enough.
     if (request.raw.destroyed || reply.raw.destroyed) return;
     const registryError = toRegistryError(error);
-    if (registryError.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (registryError.status >= 500 && registryError.code !== 'UNAVAILABLE') request.log.error({ err: error }, 'request failed');
     if (reply.raw.headersSent) return;
-    reply.code(registryError.status).header('content-type', 'application/json').send(registryError.toEnvelope());
+    if (registryError.code === 'UNAVAILABLE') reply.header('retry-after', RETRY_AFTER_SECONDS);
+    // The v1 endpoints answer as the v1 registry did, {"error": "..."}; docker search shows only the status.
+    const body = request.url.startsWith('/v1/') ? { error: registryError.message } : registryError.toEnvelope();
+    reply.code(registryError.status).header('content-type', 'application/json').send(body);
   });
   app.setNotFoundHandler(async (request) => {
     throw new RegistryError('UNSUPPORTED', `no endpoint ${request.method} ${request.url.split('?')[0]}`, undefined, 404);
   });
 
-  app.route({
-    method: METHODS,
-    url: '/v2/*',
-    handler: async (request, reply) => {
-      const path = request.url.split('?', 1)[0]!;
-      const matched = matchRoute(path);
-      if (!matched) throw new RegistryError('UNSUPPORTED', `no endpoint ${request.method} ${path}`, undefined, 404);
-      const handler = matched.route.handlers[request.method as Method];
-      if (!handler) throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on ${path}`);
-      await handler({
-        request,
-        reply,
-        registry,
-        params: matched.params,
-        query: request.query as Record<string, string | undefined>,
-      });
-      return reply;
-    },
-  });
+  const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?', 1)[0]!;
+    const matched = matchRoute(path);
+    if (!matched) throw new RegistryError('UNSUPPORTED', `no endpoint ${request.method} ${path}`, undefined, 404);
+    const handler = matched.route.handlers[request.method as Method];
+    if (!handler) throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on ${path}`);
+    await handler({
+      request,
+      reply,
+      registry,
+      params: matched.params,
+      query: request.query as Record<string, string | undefined>,
+      // Authentication arrives later; it will narrow this per request.
+      canPull: allowAll,
+    });
+    return reply;
+  };
+  for (const url of ['/v2/*', '/v1/*', '/api/v1/*']) app.route({ method: METHODS, url, handler: dispatch });
   app.route({ method: METHODS, url: '/v2', handler: async (_request, reply) => reply.redirect('/v2/', 301) });
   return app;
 }

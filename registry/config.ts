@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 
 /** Everything `wharf serve` can be told. */
@@ -8,6 +9,8 @@ export interface ServeConfig {
   readonly host: string;
   readonly port: number;
   readonly storage: string;
+  /** The search index file, or `memory://`. */
+  readonly searchIndex: string;
   readonly logLevel: string;
   readonly uploadPurgeAgeMs: number;
   readonly uploadPurgeIntervalMs: number;
@@ -21,7 +24,8 @@ interface Setting {
   /** The flag (`--addr`), the environment variable (`WHARF_ADDR`) and the YAML key (`addr`) derive from this. */
   readonly key: string;
   readonly value: string;
-  readonly default: (env: NodeJS.ProcessEnv) => string;
+  /** The default, which may depend on the storage setting. */
+  readonly default: (env: NodeJS.ProcessEnv, storage: string) => string;
   readonly help: string;
 }
 
@@ -31,8 +35,14 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   {
     key: 'storage',
     value: 'PATH|URL',
-    default: (env) => join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'wharf', 'registry'),
+    default: (env) => join(dataHome(env), 'wharf', 'registry'),
     help: 'where blobs and manifests live: a directory (or file:///dir), s3://BUCKET[/PREFIX]?region=…, or memory:// (lost on exit)',
+  },
+  {
+    key: 'search-index',
+    value: 'FILE',
+    default: (env, storage) => defaultSearchIndex(storage, env),
+    help: 'the search index (SQLite, rebuilt from storage when absent or outdated); memory:// keeps it in memory',
   },
   { key: 'log-level', value: 'LEVEL', default: () => 'info', help: 'fatal, error, warn, info (one line per request), debug or trace' },
   { key: 'upload-purge-age', value: 'DURATION', default: () => '168h', help: 'delete upload sessions older than this' },
@@ -54,14 +64,17 @@ export function resolveServeConfig(flags: Readonly<Record<string, string | undef
   const configSource = flags.config !== undefined ? '--config' : 'WHARF_CONFIG';
   const configPath = flags.config ?? (env.WHARF_CONFIG || undefined);
   const file = configPath === undefined ? {} : readConfigFile(configPath, configSource);
-  const value = (key: string): { value: string; source: string } => {
+  // `storage` is what a default may depend on (the search index's does).
+  const value = (key: string, storage = ''): { value: string; source: string } => {
     if (flags[key] !== undefined) return { value: flags[key]!, source: `--${key}` };
     const fromEnv = env[envName(key)];
     if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: envName(key) };
     // A key left empty in YAML (`storage:`) is null: unset, not the text "null".
     if (file[key] !== undefined && file[key] !== null) return { value: String(file[key]), source: `${key} in ${configPath}` };
-    return { value: SERVE_SETTINGS.find((s) => s.key === key)!.default(env), source: `default ${key}` };
+    return { value: SERVE_SETTINGS.find((s) => s.key === key)!.default(env, storage), source: `default ${key}` };
   };
+  const storage = value('storage').value;
+  if (storage === '') throw new ConfigError('storage: must not be empty');
   const addr = value('addr');
   const { host, port } = parseAddress(addr.value, addr.source);
   const logLevel = value('log-level');
@@ -74,17 +87,38 @@ export function resolveServeConfig(flags: Readonly<Record<string, string | undef
     if (positive && ms === 0) throw new ConfigError(`${v.source}: must be longer than 0`);
     return ms;
   };
-  const storage = value('storage').value;
-  if (storage === '') throw new ConfigError('storage: must not be empty');
+  const searchIndex = value('search-index', storage);
+  if (searchIndex.value === '') throw new ConfigError(`${searchIndex.source}: must not be empty`);
   return {
     host,
     port,
     storage,
+    searchIndex: indexPath(searchIndex.value),
     logLevel: logLevel.value,
     uploadPurgeAgeMs: duration('upload-purge-age', { positive: true }),
     uploadPurgeIntervalMs: duration('upload-purge-interval', { positive: true }),
     shutdownTimeoutMs: duration('shutdown-timeout', { positive: false }),
   };
+}
+
+function dataHome(env: NodeJS.ProcessEnv): string {
+  return env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+}
+
+/**
+ * Where the search index lives unless told: inside a storage directory (beside blobs/ and
+ * repositories/), in memory for memory storage, else (an object store) in the local data directory.
+ */
+function defaultSearchIndex(storage: string, env: NodeJS.ProcessEnv): string {
+  if (storage === 'memory://') return 'memory://';
+  if (storage.startsWith('file://')) return join(fileURLToPath(storage), 'search-index.db');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(storage)) return join(dataHome(env), 'wharf', 'search', `${storage.replace(/[^a-zA-Z0-9.-]+/g, '_')}.db`);
+  return join(storage, 'search-index.db');
+}
+
+/** A search-index setting as a file path (file:///path is one too), or memory://. */
+function indexPath(setting: string): string {
+  return setting.startsWith('file://') ? fileURLToPath(setting) : setting;
 }
 
 function readConfigFile(path: string, source: string): Record<string, unknown> {

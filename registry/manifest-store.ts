@@ -7,6 +7,7 @@ import { RegistryError } from './errors.js';
 import { ManifestCache, type StoredManifest } from './manifest-cache.js';
 import { parseManifest, sniffMediaType } from './manifest-parser.js';
 import { PathNotFoundError, type StorageDriver } from './storage/driver.js';
+import { listOrEmpty } from './storage/list-or-empty.js';
 import { StoragePaths } from './storage/paths.js';
 
 const MANIFEST_CACHE_BYTES = 64 * 1024 * 1024;
@@ -28,11 +29,23 @@ export function parseReference(reference: string): ManifestReference {
   return { tag: reference };
 }
 
+/** The manifests and tags of one repository that a write changed, stored or deleted. */
+export interface ManifestChange {
+  readonly name: string;
+  readonly digests: readonly Digest[];
+  readonly tags: readonly string[];
+}
+
 /** Manifests, tags and the referrers index of each repository. */
 export class ManifestStore {
   private readonly cache = new ManifestCache(MANIFEST_CACHE_BYTES);
 
-  constructor(private readonly driver: StorageDriver, private readonly blobs: BlobStore) {}
+  /** `changed` runs after every write has reached storage and before the request is answered (the search index). */
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+    private readonly changed: (change: ManifestChange) => Promise<void> = async () => {},
+  ) {}
 
   /** Validates and stores a manifest, tagging it when the reference is a tag. */
   async put(name: string, reference: ManifestReference, content: Buffer, contentType: string | undefined): Promise<{ digest: Digest; subject?: Digest }> {
@@ -46,11 +59,13 @@ export class ManifestStore {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references unknown ${missing.join(', ')}`, { digests: missing });
     }
     await this.blobs.put(digest, content);
-    await this.driver.putContent(StoragePaths.revisionLink(name, digest), Buffer.from(digest));
-    if (manifest.subject) {
-      await this.driver.putContent(StoragePaths.referrerLink(name, manifest.subject.digest, digest), Buffer.from(digest));
-    }
-    if ('tag' in reference) await this.driver.putContent(StoragePaths.tagLink(name, reference.tag), Buffer.from(digest));
+    await this.changing({ name, digests: [digest], tags: 'tag' in reference ? [reference.tag] : [] }, async () => {
+      await this.driver.putContent(StoragePaths.revisionLink(name, digest), Buffer.from(digest));
+      if (manifest.subject) {
+        await this.driver.putContent(StoragePaths.referrerLink(name, manifest.subject.digest, digest), Buffer.from(digest));
+      }
+      if ('tag' in reference) await this.driver.putContent(StoragePaths.tagLink(name, reference.tag), Buffer.from(digest));
+    });
     this.cache.set({ digest, mediaType: manifest.mediaType, content });
     return { digest, subject: manifest.subject?.digest };
   }
@@ -68,18 +83,23 @@ export class ManifestStore {
   async delete(name: string, reference: ManifestReference): Promise<void> {
     if ('tag' in reference) {
       await this.resolveTag(name, reference.tag);
-      await this.driver.delete(StoragePaths.tag(name, reference.tag));
+      await this.changing({ name, digests: [], tags: [reference.tag] }, () => this.driver.delete(StoragePaths.tag(name, reference.tag)));
       return;
     }
     const manifest = await this.get(name, reference);
     const subject = parseManifest(manifest.content, manifest.mediaType).subject;
-    for (const tag of await this.tags(name)) {
-      if ((await this.tagTarget(name, tag)) === reference.digest) await this.driver.delete(StoragePaths.tag(name, tag));
-    }
-    if (subject) {
-      await ignoreMissing(this.driver.delete(StoragePaths.referrer(name, subject.digest, reference.digest)));
-    }
-    await this.driver.delete(StoragePaths.revision(name, reference.digest));
+    const deletedTags: string[] = [];
+    await this.changing({ name, digests: [reference.digest], tags: deletedTags }, async () => {
+      for (const tag of await this.tags(name)) {
+        if ((await this.tagTarget(name, tag)) !== reference.digest) continue;
+        deletedTags.push(tag);
+        await this.driver.delete(StoragePaths.tag(name, tag));
+      }
+      if (subject) {
+        await ignoreMissing(this.driver.delete(StoragePaths.referrer(name, subject.digest, reference.digest)));
+      }
+      await this.driver.delete(StoragePaths.revision(name, reference.digest));
+    });
   }
 
   /** The repository's tags, sorted; throws NAME_UNKNOWN when the repository does not exist. */
@@ -123,6 +143,15 @@ export class ManifestStore {
       });
     }
     return descriptors;
+  }
+
+  /** Runs storage writes, then tells `changed` what they touched, even when one of them failed halfway. */
+  private async changing(change: ManifestChange, writes: () => Promise<void>): Promise<void> {
+    try {
+      await writes();
+    } finally {
+      await this.changed(change);
+    }
   }
 
   private async resolveTag(name: string, tag: string): Promise<Digest> {
@@ -171,15 +200,6 @@ export function referrersIndex(manifests: Descriptor[]): { schemaVersion: 2; med
 
 function unknownManifest(reference: string): RegistryError {
   return new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} not known to registry`, { reference });
-}
-
-async function listOrEmpty(driver: StorageDriver, path: string): Promise<string[]> {
-  try {
-    return await driver.list(path);
-  } catch (error) {
-    if (error instanceof PathNotFoundError) return [];
-    throw error;
-  }
 }
 
 async function ignoreMissing(work: Promise<void>): Promise<void> {

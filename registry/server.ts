@@ -11,9 +11,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export async function serve(config: ServeConfig): Promise<void> {
   const storage = await openStorage(config.storage);
   await checkReachable(storage);
-  const app = await createApp({ storage, logger: { level: config.logLevel } });
+  const app = await createApp({ storage, searchIndex: config.searchIndex, logger: { level: config.logLevel } });
   await app.listen({ host: config.host, port: config.port });
-  app.log.info({ storage: storage.name }, 'wharf registry ready');
+  app.log.info({ storage: storage.name, searchIndex: config.searchIndex }, 'wharf registry ready');
   if (!isLoopback(config.host)) {
     app.log.warn(
       `serving plain HTTP on ${config.host}:${config.port}: Docker clients on other hosts must list this registry in "insecure-registries"`,

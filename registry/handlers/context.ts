@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DigestParseError, parseDigest, type Digest } from '../../shared/digest.js';
 import { isRepositoryName } from '../../shared/repository-name.js';
 import { RegistryError } from '../errors.js';
+import type { RepositoryFilter } from '../pull-access.js';
 import type { Registry } from '../registry.js';
 
 /** What a route handler gets: the request, the reply, the registry and the path's named parts. */
@@ -11,6 +12,8 @@ export interface RequestContext {
   readonly registry: Registry;
   readonly params: Readonly<Record<string, string>>;
   readonly query: Readonly<Record<string, string | undefined>>;
+  /** The repositories this request's caller may pull: search and catalog results show no others. */
+  readonly canPull: RepositoryFilter;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

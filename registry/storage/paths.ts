@@ -25,6 +25,9 @@ export const StoragePaths = {
     const [algorithm, hex] = splitDigest(digest);
     return `/repositories/${name}/_manifests/revisions/${algorithm}/${hex}`;
   },
+  revisionsRoot(name: string): string {
+    return `/repositories/${name}/_manifests/revisions`;
+  },
   revisionLink(name: string, digest: Digest): string {
     return `${StoragePaths.revision(name, digest)}/link`;
   },
@@ -59,5 +62,17 @@ export const StoragePaths = {
   },
   upload(name: string, id: string): string {
     return `/repositories/${name}/_uploads/${id}`;
+  },
+  /** The storage generation the search index was built from; a tool that changes storage behind the registry's back replaces it. */
+  searchGeneration: '/_search/generation',
+  /** The change journal: one small object per manifest or tag write, so other instances update their search index. */
+  searchChangesRoot: '/_search/changes',
+  searchChange(id: string): string {
+    return `/_search/changes/${id}`;
+  },
+  /** Per instance, the newest change it has pruned from the journal: an index synced before that may have missed some. */
+  searchPrunedRoot: '/_search/pruned',
+  searchPruned(instance: string): string {
+    return `/_search/pruned/${instance}`;
   },
 };

@@ -155,13 +155,22 @@ export function descriptorOf(mediaType: string, content: Buffer, extra: Partial<
   return { mediaType, digest: digestOf(content), size: content.length, ...extra };
 }
 
+/** What an image config says beyond its rootfs: labels and platform (default linux/amd64). */
+export interface ConfigParts {
+  readonly labels?: Record<string, string>;
+  readonly os?: string;
+  readonly architecture?: string;
+  readonly variant?: string;
+}
+
 /** An OCI image config whose bytes are unique to this call. */
-export function imageConfig(): Buffer {
+export function imageConfig(parts: ConfigParts = {}): Buffer {
   return Buffer.from(
     JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Env: [`NONCE=${randomBytes(8).toString('hex')}`] },
+      architecture: parts.architecture ?? 'amd64',
+      os: parts.os ?? 'linux',
+      ...(parts.variant === undefined ? {} : { variant: parts.variant }),
+      config: { Env: [`NONCE=${randomBytes(8).toString('hex')}`], ...(parts.labels === undefined ? {} : { Labels: parts.labels }) },
       rootfs: { type: 'layers', diff_ids: [] },
     }),
   );
@@ -254,7 +263,7 @@ export interface PushedImage extends PushedManifest {
   readonly layers: readonly PushedBlob[];
 }
 
-export interface ImageOptions {
+export interface ImageOptions extends ConfigParts {
   readonly tag?: string;
   readonly layerCount?: number;
   readonly docker?: boolean;
@@ -267,7 +276,7 @@ export interface ImageOptions {
 /** Pushes a config and layers, then an image manifest over them (OCI unless `docker`). */
 export async function pushImage(app: App, repo: string, options: ImageOptions = {}): Promise<PushedImage> {
   const docker = options.docker ?? false;
-  const config = await pushBlob(app, repo, imageConfig());
+  const config = await pushBlob(app, repo, imageConfig(options));
   const layers: PushedBlob[] = [];
   for (let i = 0; i < (options.layerCount ?? 1); i++) layers.push(await pushBlob(app, repo, randomBlob(128)));
   const mediaType = docker ? MediaType.DockerManifest : MediaType.OciManifest;

@@ -147,12 +147,14 @@ export async function dockerImageExists(ref: string): Promise<boolean> {
 
 /**
  * Imports a single-layer image made of the busybox root filesystem plus `extraFiles`
- * (path without leading slash → content) into the docker engine as `ref`.
+ * (path without leading slash → content) into the docker engine as `ref`; `changes` are more
+ * Dockerfile instructions for its config (`LABEL k=v`).
  */
-export async function importBusyboxImage(ref: string, extraFiles: Record<string, string | Buffer> = {}): Promise<void> {
+export async function importBusyboxImage(ref: string, extraFiles: Record<string, string | Buffer> = {}, changes: readonly string[] = []): Promise<void> {
   const entries = await busyboxRootfsEntries();
   for (const [name, content] of Object.entries(extraFiles)) entries.push({ type: 'file', name, content });
-  await docker(['import', '--change', 'CMD ["/bin/sh"]', '-', ref], { input: await tarOf(entries) });
+  const changeArgs = ['CMD ["/bin/sh"]', ...changes].flatMap((change) => ['--change', change]);
+  await docker(['import', ...changeArgs, '-', ref], { input: await tarOf(entries) });
 }
 
 let testImageReady: Promise<string> | undefined;

@@ -65,6 +65,17 @@ test('resolveServeConfig: the defaults', () => {
   assert.equal(config.uploadPurgeIntervalMs, HOUR);
   assert.equal(config.shutdownTimeoutMs, 30 * SECOND);
   assert.match(config.storage, /[/\\]wharf[/\\]registry$/);
+  assert.equal(config.searchIndex, join(config.storage, 'search-index.db'));
+});
+
+test('resolveServeConfig: the search index follows the storage unless told', () => {
+  assert.equal(resolveServeConfig({ storage: '/srv/registry' }, {}).searchIndex, '/srv/registry/search-index.db');
+  assert.equal(resolveServeConfig({ storage: 'file:///srv/registry' }, {}).searchIndex, '/srv/registry/search-index.db');
+  assert.equal(resolveServeConfig({ storage: 'memory://' }, {}).searchIndex, 'memory://');
+  assert.equal(resolveServeConfig({ storage: '/srv/registry', 'search-index': 'memory://' }, {}).searchIndex, 'memory://');
+  assert.equal(resolveServeConfig({ storage: '/srv/registry', 'search-index': 'file:///var/index.db' }, {}).searchIndex, '/var/index.db');
+  assert.equal(resolveServeConfig({ storage: '/srv/registry' }, { WHARF_SEARCH_INDEX: '/var/cache/index.db' }).searchIndex, '/var/cache/index.db');
+  assertConfigError(() => resolveServeConfig({ 'search-index': '' }, {}), '--search-index: ');
 });
 
 test('resolveServeConfig: every setting has a flag, a WHARF_ variable and a YAML key, in that order of precedence', async () => {
@@ -72,6 +83,7 @@ test('resolveServeConfig: every setting has a flag, a WHARF_ variable and a YAML
     // [file, env, flag]
     addr: ['127.0.0.1:1001', '127.0.0.1:1002', '127.0.0.1:1003'],
     storage: ['/from/file', '/from/env', '/from/flag'],
+    'search-index': ['/file.db', '/env.db', '/flag.db'],
     'log-level': ['error', 'debug', 'trace'],
     'upload-purge-age': ['1h', '2h', '3h'],
     'upload-purge-interval': ['1m', '2m', '3m'],
@@ -84,16 +96,17 @@ test('resolveServeConfig: every setting has a flag, a WHARF_ variable and a YAML
   const pick = (config: ReturnType<typeof resolveServeConfig>) => [
     `${config.host}:${config.port}`,
     config.storage,
+    config.searchIndex,
     config.logLevel,
     config.uploadPurgeAgeMs,
     config.uploadPurgeIntervalMs,
     config.shutdownTimeoutMs,
   ];
 
-  assert.deepEqual(pick(resolveServeConfig({ config: file }, {})), ['127.0.0.1:1001', '/from/file', 'error', HOUR, 60 * SECOND, SECOND]);
-  assert.deepEqual(pick(resolveServeConfig({ config: file }, env)), ['127.0.0.1:1002', '/from/env', 'debug', 2 * HOUR, 120 * SECOND, 2 * SECOND]);
-  assert.deepEqual(pick(resolveServeConfig({ config: file, ...flags }, env)), ['127.0.0.1:1003', '/from/flag', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND]);
-  assert.deepEqual(pick(resolveServeConfig(flags, {})), ['127.0.0.1:1003', '/from/flag', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND]);
+  assert.deepEqual(pick(resolveServeConfig({ config: file }, {})), ['127.0.0.1:1001', '/from/file', '/file.db', 'error', HOUR, 60 * SECOND, SECOND]);
+  assert.deepEqual(pick(resolveServeConfig({ config: file }, env)), ['127.0.0.1:1002', '/from/env', '/env.db', 'debug', 2 * HOUR, 120 * SECOND, 2 * SECOND]);
+  assert.deepEqual(pick(resolveServeConfig({ config: file, ...flags }, env)), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND]);
+  assert.deepEqual(pick(resolveServeConfig(flags, {})), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND]);
 });
 
 test('resolveServeConfig: an empty variable counts as unset; an undefined flag too', async () => {
