@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RepositoryResult, RepositorySummary } from '../../registry/search/search-database.js';
 import { MediaType } from '../../shared/media-types.js';
+import { ON_S3 } from '../support/test-storage.js';
 import {
   assertError,
   getJson,
@@ -18,6 +19,9 @@ import {
 } from './fixtures.js';
 
 const DESCRIPTION = 'org.opencontainers.image.description';
+
+/** Between pushes whose order a test checks: push times are storage modification times, whole seconds on S3. */
+const PUSH_TIME_STEP_MS = ON_S3 ? 1100 : 5;
 
 interface SearchPage {
   query: string;
@@ -81,7 +85,7 @@ describe('GET /api/v1/search', () => {
     const app = await newApp(t);
     for (const name of ['b', 'c', 'a']) {
       await pushImage(app, `sorted/${name}`, { tag: 'latest' });
-      await delay(5);
+      await delay(PUSH_TIME_STEP_MS);
     }
     assert.deepEqual(await names(app, 'q=sorted&sort=pushed'), ['sorted/a', 'sorted/c', 'sorted/b']);
     await pushImage(app, 'sorted/b', { tag: 'again' });
@@ -114,13 +118,13 @@ describe('GET /api/v1/search', () => {
   test('the description is that of the latest tagged image that has one', async (t) => {
     const app = await newApp(t);
     await pushImage(app, 'docs/app', { tag: 'v1', ...described('first words') });
-    await delay(5);
+    await delay(PUSH_TIME_STEP_MS);
     const second = await pushImage(app, 'docs/app', { tag: 'v2', ...described('second words') });
     assert.equal((await search(app, 'q=docs')).results[0]!.description, 'second words');
     assert.deepEqual(await names(app, 'q=second'), ['docs/app']);
     assert.deepEqual(await names(app, 'q=first'), [], 'only the shown description is searched');
     // A signature pushed later (untagged, without labels) changes neither the description nor the latest image.
-    await delay(5);
+    await delay(PUSH_TIME_STEP_MS);
     await pushReferrer(app, 'docs/app', second.descriptor, { artifactType: 'application/vnd.example.sig' });
     const result = (await search(app, 'q=docs')).results[0]!;
     assert.equal(result.description, 'second words');

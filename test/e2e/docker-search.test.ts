@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { storageEnv, storageSpecFor } from '../support/test-storage.js';
 import { runWharf } from '../support/wharf-process.js';
 import { digestFromOutput, docker, dockerUnavailableReason, importBusyboxImage, startRegistry, testImage, withServerLogs, type RunningRegistry } from './harness.js';
 
@@ -80,9 +81,9 @@ describe('docker search against wharf serve', { skip: unavailable ?? false }, ()
       assert.deepEqual(await search('storefront'), expected, 'after a restart on the same storage');
 
       await registry.stop();
-      const reindexed = await runWharf(['reindex', '--storage', storage]);
+      const reindexed = await runWharf(['reindex', '--storage', await storageSpecFor(storage)], { env: storageEnv() });
       assert.equal(reindexed.code, 0, reindexed.stderr);
-      assert.match(reindexed.stdout, /^indexed 3 repositories \(3 manifests, 3 tags\) from filesystem:/);
+      assert.match(reindexed.stdout, /^indexed 3 repositories \(3 manifests, 3 tags\) from (filesystem|s3):/);
       registry = await startRegistry({ storage });
       assert.deepEqual(await search('storefront'), expected, 'after wharf reindex');
       assert.deepEqual(await search('busybox'), [`tools/busybox-shell|${IMAGES['tools/busybox-shell']}`]);
