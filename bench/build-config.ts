@@ -41,6 +41,14 @@ function builderList(): BuilderName[] {
   return [...new Set(names)] as BuilderName[];
 }
 
+const MIB = 1024 * 1024;
+
+/** `totalMiB` of big files in files of about `fileMiB` each: how many, and the bytes of each. */
+export function bigFileSplit(totalMiB: number, fileMiB: number): { bigFiles: number; bigFileBytes: number } {
+  const bigFiles = Math.max(1, Math.round(totalMiB / fileMiB));
+  return { bigFiles, bigFileBytes: Math.round((totalMiB * MIB) / bigFiles) };
+}
+
 /** The settings every builder benchmark shares, from the environment. */
 export function readBuilderBenchSettings(): BuilderBenchSettings {
   return {

@@ -13,10 +13,10 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { WHARF_BIN } from '../test/support/wharf-process.js';
-import { BUILDER_NAMES, readBuildConfig, type BuildBenchConfig, type BuilderName } from './build-config.js';
+import { bigFileSplit, BUILDER_NAMES, readBuildConfig, type BuildBenchConfig, type BuilderName } from './build-config.js';
 import { expectSteps, type StepOutcome } from './build-progress.js';
 import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './build-report.js';
-import { alternatingRounds, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
+import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
 import { cleanupAll, inTemporaryDir, installCleanupHandlers, onCleanup, trackDir } from './cleanup.js';
 import { changeOneFile, FIXTURE_DOCKERFILE, generateContextFixture, restoreChangeTarget, type ContextFixture } from './context-fixture.js';
@@ -137,7 +137,7 @@ function describeFixture(fixture: ContextFixture): string {
 async function main(): Promise<void> {
   installCleanupHandlers();
   const config = readBuildConfig();
-  await holdInstanceLock('wharf-bench-build');
+  await holdInstanceLock(BUILDER_BENCH_LOCK);
   const wharfRuns = config.builders.some((builder) => builder !== 'buildkit');
   if (wharfRuns) checkWharfBuilt('set BENCH_BUILDERS=buildkit');
   const withEngine = config.builders.includes('buildkit');
@@ -154,13 +154,11 @@ async function main(): Promise<void> {
   const contextDir = join(root, 'context');
   await mkdir(contextDir);
   const started = performance.now();
-  const bigFiles = Math.max(1, Math.round(config.bigMiB / config.bigFileMiB));
   const fixture = await generateContextFixture(contextDir, {
     smallFiles: config.smallFiles,
     smallMinBytes: config.smallMinBytes,
     smallMaxBytes: config.smallMaxBytes,
-    bigFiles,
-    bigFileBytes: Math.round((config.bigMiB * MIB) / bigFiles),
+    ...bigFileSplit(config.bigMiB, config.bigFileMiB),
   });
   log(`  context       ${describeFixture(fixture)}; generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   log(`  Dockerfile    ${FIXTURE_DOCKERFILE.trim().split('\n').join(' | ')}`);

@@ -9,6 +9,9 @@ import { buildCpuTable, buildSummaryTable, type BuildMeasurements, type Scenario
 import { log, tryCommand } from './host-commands.js';
 import { record, textTable } from './report.js';
 
+/** The lock every builder benchmark holds: two at once would time each other and share dockerd's cache bookkeeping. */
+export const BUILDER_BENCH_LOCK = 'wharf-bench-build';
+
 /** What one build left behind, for the checks and the per-round log. */
 export interface BuildRun {
   seconds: number;
