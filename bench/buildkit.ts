@@ -34,7 +34,10 @@ export async function dockerVersions(): Promise<string> {
 
 let enginePid: number | undefined | null;
 
-/** CPU seconds dockerd has used so far (all its clients' work, not only ours), or NaN if it cannot be found. */
+/**
+ * CPU seconds dockerd has used so far (all its clients' work, not only ours), or NaN if it cannot be
+ * found. Its waited-for children count: BuildKit runs each RUN as `runc run`, a child of dockerd.
+ */
 function engineCpuSeconds(): number {
   if (enginePid === undefined) {
     try {
@@ -44,7 +47,7 @@ function engineCpuSeconds(): number {
       enginePid = null;
     }
   }
-  return enginePid === null ? Number.NaN : cpuSeconds(enginePid);
+  return enginePid === null ? Number.NaN : cpuSeconds(enginePid, true);
 }
 
 export interface BuildKitRun extends TimedResult {

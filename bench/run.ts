@@ -144,7 +144,7 @@ async function main(): Promise<void> {
   const config = readRunConfig();
   await holdInstanceLock(BUILDER_BENCH_LOCK);
   const wharfRuns = config.builders.some((builder) => builder !== 'buildkit');
-  checkWharfBuilt('set BENCH_BUILDERS=buildkit');
+  checkWharfBuilt('run `npm run bench:run`, which builds it first (the base image registry is wharf serve)');
   // The engine makes and pushes the base image, whoever builds.
   const dockerVersion = await dockerVersions();
   waitedChildrenCpuSeconds(); // reads the clock tick once, before anything is timed
@@ -210,8 +210,9 @@ async function main(): Promise<void> {
   log('    content store and the image is assembled. "wharf+archive" adds --output type=docker,dest=FILE; its');
   log('    like-for-like peer is BuildKit followed by `docker save` of the image (BuildKit+save = both times added).');
   for (const [what, summary] of ctx.outputs) log(`  - checked once: ${what} has ${summary.layers} layers, ${summary.size.toLocaleString('en-US')} bytes of files`);
-  log('  - CPU = user+sys of the command\'s process tree; for BuildKit plus dockerd\'s CPU during the build, which');
-  log('    counts any other client of the engine at the time.');
+  log('  - CPU = user+sys of the command\'s process tree, the RUN steps\' processes included; for BuildKit plus');
+  log('    dockerd\'s CPU during the build (its RUN steps run as children of dockerd), which counts any other client');
+  log('    of the engine at the time.');
   log('  - Layer export: the big RUN\'s command run once on the host gives a tree like its upper dir. Wharf exports it');
   log('    in this process as the builder does (overlayDiff, then writeLayer: tar, parallel gzip -6 on every core,');
   log('    sha256 of tar and blob, into a content store on disk); `tar -cf - DIR | gzip -N | wc -c` is one gzip on');
