@@ -6,6 +6,7 @@ import { median, megabytesPerSecond } from './stats.js';
 /** Who exports: wharf's layer writer, or one gzip process at a level. */
 export type ExportSeries = 'wharf' | 'gzip-6' | 'gzip-1';
 
+/** The series in the order they are measured and shown, with their labels in the text and Markdown tables. */
 export const EXPORT_SERIES: readonly { key: ExportSeries; label: string; markdown: string }[] = [
   { key: 'wharf', label: 'wharf overlayDiff + writeLayer (gzip -6 on every core, 2 digests)', markdown: 'Wharf `overlayDiff` + `writeLayer` (gzip -6 on every core, both digests)' },
   { key: 'gzip-6', label: 'tar | gzip -6 (one core)', markdown: '`tar \\| gzip -6` (one core)' },
@@ -46,10 +47,12 @@ function rows(measurements: ExportMeasurements, label: (series: (typeof EXPORT_S
 
 const HEADER = ['MB/s of tar', 'seconds', 'CPU s', 'compressed MB', 'wharf / this (MB/s)'];
 
+/** The console table. */
 export function exportTable(measurements: ExportMeasurements): string {
   return textTable(['layer export, median', ...HEADER], rows(measurements, (series) => series.label));
 }
 
+/** The same figures as a Markdown table for the README. */
 export function exportMarkdownTable(measurements: ExportMeasurements): string {
   const lines = ['| Layer export (median) | MB/s of tar | Seconds | CPU s | Compressed MB | Wharf / this |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
   for (const cells of rows(measurements, (series) => series.markdown)) lines.push(`| ${cells.map((cell) => cell || '—').join(' | ')} |`);

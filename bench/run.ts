@@ -9,10 +9,9 @@
  *
  * Environment: BENCH_RUN_SMALL_FILES (20000), BENCH_RUN_BIG_MB (200), BENCH_RUN_BIG_FILE_MB (5), BENCH_ROUNDS (3),
  * BENCH_BUILDERS (buildkit,wharf,wharf-archive), BENCH_DOCKER_SAVE (1), BENCH_CPU_PROF_DIR (none),
- * BENCH_TMPDIR (OS temp dir), BENCH_DOCKER_BIN (/usr/bin/docker).
+ * BENCH_TMPDIR (/var/tmp, see run-config.ts), BENCH_DOCKER_BIN (/usr/bin/docker).
  */
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import { join } from 'node:path';
 import { WHARF_BIN } from '../test/support/wharf-process.js';
 import { BUILDER_NAMES, type BuilderName } from './build-config.js';
@@ -149,7 +148,7 @@ async function main(): Promise<void> {
   const dockerVersion = await dockerVersions();
   waitedChildrenCpuSeconds(); // reads the clock tick once, before anything is timed
 
-  const root = await mkdtemp(join(config.tmpParent ?? os.tmpdir(), 'wharf-bench-run-'));
+  const root = await mkdtemp(join(config.tmpParent, 'wharf-bench-run-'));
   trackDir(root);
   const tagBase = `wharf-bench-run-${process.pid}`;
   const wharfBin = wharfRuns ? await snapshotWharf(join(root, 'wharf')) : WHARF_BIN;
@@ -201,6 +200,8 @@ async function main(): Promise<void> {
   log(`    each build. The big RUN's command alone takes ${treeSeconds.toFixed(1)} s on the host: every cold build pays that first.`);
   log('  - Each round runs, per builder: a cold build, then a rebuild with nothing changed. Builder order alternates');
   log('    between rounds; tables show medians.');
+  log(`  - wharf's build roots are in ${config.tmpParent} (BENCH_TMPDIR): files created under a /tmp that other processes`);
+  log('    churn took 2–4 times as long to create, and BuildKit\'s RUN steps write under /var/lib/docker.');
   log('  - Cold, wharf: a new, empty --root. Cold, BuildKit: `--no-cache`, after this benchmark\'s images were removed');
   log('    and the build-cache records its builds created were pruned; the rest of the engine\'s cache is left alone.');
   log('  - Every build is checked: cold runs the three RUN steps, the rebuild takes all three from cache and gives the');
