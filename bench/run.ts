@@ -20,7 +20,7 @@ import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './b
 import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
 import { pushBusyboxBase } from './base-image.js';
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
-import { cleanupAll, inTemporaryDir, installCleanupHandlers, onCleanup, trackDir } from './cleanup.js';
+import { cleanupAll, installCleanupHandlers, onCleanup, trackDir } from './cleanup.js';
 import { EXPORT_SERIES, exportMarkdownTable, exportRatio, exportTable, recordExport, type ExportMeasurements, type ExportSeries } from './export-report.js';
 import { log, sync } from './host-commands.js';
 import { holdInstanceLock } from './instance-lock.js';
@@ -72,7 +72,6 @@ function checkOutput(ctx: Context, what: string, summary: ImageSummary): void {
 
 async function measureBuildKit(ctx: Context, round: number, runDir: string): Promise<BuildRuns> {
   const runs: BuildRuns = new Map();
-  await ctx.buildkit.reset();
   for (const scenario of RUN_SCENARIOS) {
     sync();
     const result = await ctx.buildkit.build(ctx.contextDir, { noCache: scenario.key === 'cold' });
@@ -87,7 +86,6 @@ async function measureBuildKit(ctx: Context, round: number, runDir: string): Pro
     }
     runs.set(scenario.key, run);
   }
-  await ctx.buildkit.reset();
   return runs;
 }
 
@@ -130,12 +128,18 @@ async function measureExports(ctx: Context, round: number): Promise<void> {
   log(`  round ${round} ${'layer export'.padEnd(14)} ${summary.join(', ')}`);
 }
 
+/**
+ * One builder's round, in a directory of its own. Nothing is deleted before the end of the run (build
+ * roots, BuildKit's images and cache records), because on ext4 without a journal a file created soon
+ * after many were deleted nearby costs far more kernel time: inode allocation reads and skips every
+ * inode deleted in the last minutes. Cleaning up after one build made the next one 2–3 times slower.
+ */
 async function measure(ctx: Context, name: BuilderName | 'export', round: number): Promise<void> {
   if (name === 'export') return measureExports(ctx, round);
-  await inTemporaryDir(join(ctx.root, `${name}-round${round}`), async (runDir) => {
-    const runs = name === 'buildkit' ? await measureBuildKit(ctx, round, runDir) : await measureWharf(ctx, name, round, runDir);
-    ctx.results.add(name, round, runs);
-  });
+  const runDir = join(ctx.root, `${name}-round${round}`);
+  await mkdir(runDir);
+  const runs = name === 'buildkit' ? await measureBuildKit(ctx, round, runDir) : await measureWharf(ctx, name, round, runDir);
+  ctx.results.add(name, round, runs);
 }
 
 async function main(): Promise<void> {
@@ -200,10 +204,12 @@ async function main(): Promise<void> {
   log(`    each build. The big RUN's command alone takes ${treeSeconds.toFixed(1)} s on the host: every cold build pays that first.`);
   log('  - Each round runs, per builder: a cold build, then a rebuild with nothing changed. Builder order alternates');
   log('    between rounds; tables show medians.');
-  log(`  - wharf's build roots are in ${config.tmpParent} (BENCH_TMPDIR): files created under a /tmp that other processes`);
-  log('    churn took 2–4 times as long to create, and BuildKit\'s RUN steps write under /var/lib/docker.');
-  log('  - Cold, wharf: a new, empty --root. Cold, BuildKit: `--no-cache`, after this benchmark\'s images were removed');
-  log('    and the build-cache records its builds created were pruned; the rest of the engine\'s cache is left alone.');
+  log(`  - wharf's build roots are in ${config.tmpParent} (BENCH_TMPDIR), not /tmp, where other processes delete files all`);
+  log('    the time (same reason); BuildKit\'s RUN steps write under /var/lib/docker.');
+  log('  - Cold, wharf: a new, empty --root. Cold, BuildKit: `--no-cache`. Nothing is deleted until the end (build');
+  log('    roots, this benchmark\'s images and the build-cache records its builds created; the rest of the engine\'s');
+  log('    cache is left alone): on ext4 without a journal, creating files soon after many were deleted nearby costs');
+  log('    several times the kernel time (see measure() in bench/run.ts).');
   log('  - Every build is checked: cold runs the three RUN steps, the rebuild takes all three from cache and gives the');
   log('    same image ID.');
   log('  - Outputs: BuildKit in dockerd exports into the engine\'s image store (layers unpacked, uncompressed, no');
