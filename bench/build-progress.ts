@@ -22,7 +22,25 @@ export function dockerfileSteps(output: string): StepOutcome[] {
   return [...names].map(([id, instruction]) => ({ instruction, cached: cached.has(id) }));
 }
 
-/** "COPY big/ /app/big/ cached, COPY small/ /app/small/ ran" */
-export function describeSteps(steps: readonly StepOutcome[]): string {
-  return steps.map((step) => `${step.instruction} ${step.cached ? 'cached' : 'ran'}`).join(', ');
+/** "COPY big/ /app/big/ cached, COPY small/ /app/small/ ran", long instructions cut short. */
+export function describeSteps(steps: readonly StepOutcome[], separator = ', '): string {
+  return steps.map((step) => `${shorten(step.instruction)} ${step.cached ? 'cached' : 'ran'}`).join(separator);
+}
+
+/**
+ * Throws unless the output shows every expected step (named by the start of its instruction) with
+ * the expected cache outcome: a build that ran what it should have taken from cache, or the
+ * reverse, does not measure what it claims.
+ */
+export function expectSteps(what: string, output: string, expected: readonly StepOutcome[]): void {
+  const steps = dockerfileSteps(output);
+  const met = expected.every((want) => steps.find((step) => step.instruction.startsWith(want.instruction))?.cached === want.cached);
+  if (!met) {
+    throw new Error(`${what}: expected ${describeSteps(expected, ' and ')}, got ${describeSteps(steps) || 'no steps'}; output (tail):\n${output.slice(-4000)}`);
+  }
+}
+
+/** An instruction cut to a readable length for messages (RUN scripts can be long). */
+function shorten(instruction: string): string {
+  return instruction.length > 60 ? `${instruction.slice(0, 57)}…` : instruction;
 }

@@ -12,6 +12,7 @@ export interface Scenario {
   label: string;
 }
 
+/** Every scenario a builder benchmark can measure; each benchmark picks its own. */
 export const SCENARIOS: readonly Scenario[] = [
   { key: 'cold', label: 'Cold build (empty cache)' },
   { key: 'warm', label: 'Rebuild, no change' },
@@ -52,8 +53,8 @@ function status(ratios: readonly number[]): string {
 }
 
 /** One row per scenario: its label, medians of wall seconds and every ratio, and the goal's status over the like-for-like ratios. */
-function scenarioRows(measurements: BuildMeasurements, goalText: (status: string) => string): string[][] {
-  return SCENARIOS.map((scenario) => {
+function scenarioRows(measurements: BuildMeasurements, scenarios: readonly Scenario[], goalText: (status: string) => string): string[][] {
+  return scenarios.map((scenario) => {
     const ratios = PAIRINGS.map((pairing) => ratio(measurements, scenario.key, pairing));
     return [
       scenario.label,
@@ -70,15 +71,15 @@ function scenarioRows(measurements: BuildMeasurements, goalText: (status: string
 }
 
 /** Medians of wall seconds and every ratio, one row per scenario; the goal column covers the like-for-like ratios. */
-export function buildSummaryTable(measurements: BuildMeasurements): string {
-  const body = scenarioRows(measurements, (state) => `≤ ${GOAL.toFixed(1)}x ${state}`);
+export function buildSummaryTable(measurements: BuildMeasurements, scenarios: readonly Scenario[]): string {
+  const body = scenarioRows(measurements, scenarios, (state) => `≤ ${GOAL.toFixed(1)}x ${state}`);
   const header = ['wall seconds, median', 'BuildKit', 'wharf', PAIRINGS[0]!.header, 'BuildKit+save', 'wharf+archive', PAIRINGS[1]!.header, PAIRINGS[2]!.header, 'goal'];
   return textTable(header, body);
 }
 
 /** CPU seconds (user+sys) per scenario: wharf's process tree, the engine's dockerd (shared with other clients) and the docker client. */
-export function buildCpuTable(measurements: BuildMeasurements): string {
-  const body = SCENARIOS.map((scenario) => [
+export function buildCpuTable(measurements: BuildMeasurements, scenarios: readonly Scenario[]): string {
+  const body = scenarios.map((scenario) => [
     scenario.label,
     fmt(seconds(measurements, `${scenario.key}.cpu`, 'buildkit'), 2),
     fmt(seconds(measurements, `${scenario.key}.cpu`, 'wharf'), 2),
@@ -87,16 +88,16 @@ export function buildCpuTable(measurements: BuildMeasurements): string {
   return textTable(['CPU seconds, median', 'BuildKit (dockerd + client)', 'wharf', 'wharf+archive'], body);
 }
 
-export function buildMarkdownTable(measurements: BuildMeasurements): string {
+export function buildMarkdownTable(measurements: BuildMeasurements, scenarios: readonly Scenario[]): string {
   const lines = [
     '| Scenario (wall time, s) | BuildKit | Wharf | Wharf / BuildKit | BuildKit + `docker save` | Wharf + docker archive | Wharf + archive / BuildKit + save | Wharf + archive / BuildKit (information) | Goal |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const cells of scenarioRows(measurements, (state) => `≤ ${GOAL.toFixed(1)}x (${state})`)) lines.push(`| ${cells.join(' | ')} |`);
+  for (const cells of scenarioRows(measurements, scenarios, (state) => `≤ ${GOAL.toFixed(1)}x (${state})`)) lines.push(`| ${cells.join(' | ')} |`);
   return lines.join('\n');
 }
 
 /** Whether every like-for-like ratio with data on both sides is within the goal. */
-export function buildGoalsMet(measurements: BuildMeasurements): boolean {
-  return SCENARIOS.every((scenario) => PAIRINGS.every((pairing) => !pairing.goal || !(ratio(measurements, scenario.key, pairing) > GOAL)));
+export function buildGoalsMet(measurements: BuildMeasurements, scenarios: readonly Scenario[]): boolean {
+  return scenarios.every((scenario) => PAIRINGS.every((pairing) => !pairing.goal || !(ratio(measurements, scenario.key, pairing) > GOAL)));
 }

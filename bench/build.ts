@@ -13,18 +13,18 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { WHARF_BIN } from '../test/support/wharf-process.js';
-import { BUILDER_NAMES, readBuildConfig, type BuildBenchConfig, type BuilderName } from './build-config.js';
-import { describeSteps, dockerfileSteps, type StepOutcome } from './build-progress.js';
-import { buildCpuTable, buildGoalsMet, buildMarkdownTable, buildSummaryTable, SCENARIOS, type BuildMeasurements, type Scenario } from './build-report.js';
+import { bigFileSplit, BUILDER_NAMES, readBuildConfig, type BuildBenchConfig, type BuilderName } from './build-config.js';
+import { expectSteps, type StepOutcome } from './build-progress.js';
+import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './build-report.js';
+import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
-import { cleanupAll, installCleanupHandlers, onCleanup, removeDir, trackDir } from './cleanup.js';
+import { cleanupAll, inTemporaryDir, installCleanupHandlers, onCleanup, trackDir } from './cleanup.js';
 import { changeOneFile, FIXTURE_DOCKERFILE, generateContextFixture, restoreChangeTarget, type ContextFixture } from './context-fixture.js';
 import { holdInstanceLock } from './instance-lock.js';
 import { waitedChildrenCpuSeconds } from './proc-stats.js';
-import { record, textTable } from './report.js';
 import { snapshotWharf, wharfBuild } from './wharf-build.js';
 import { checkWharfBuilt } from './wharf.js';
-import { log, sync, tryCommand } from './host-commands.js';
+import { log, sync } from './host-commands.js';
 
 const MIB = 1024 * 1024;
 const BIG_STEP = 'COPY big/ /app/big/';
@@ -38,48 +38,24 @@ interface Context {
   /** The snapshot of the wharf CLI every wharf build runs. */
   wharfBin: string;
   tagBase: string;
-  measurements: BuildMeasurements;
-  roundRows: string[][];
+  results: BuilderBenchResults;
   /** Checked once: what the engine and wharf's archive hold, as "N layers, S bytes". */
   outputs: Map<string, ImageSummary>;
-  warnings: string[];
-}
-
-/** What one build left behind, for the checks and the per-round log. */
-interface Run {
-  seconds: number;
-  cpuSeconds: number;
-  imageId: string;
-  /** BuildKit's "transferring context: …" figure: how much of the context the client sent. */
-  contextSent?: string;
-  saveSeconds?: number;
 }
 
 /** The cache outcome each scenario must show, or the measurement is not what it claims to be. */
-function expectSteps(builder: BuilderName, scenario: Scenario, steps: readonly StepOutcome[], output: string): void {
+function expectedSteps(scenario: Scenario): StepOutcome[] {
   const want: Record<Scenario['key'], [boolean, boolean]> = { cold: [false, false], warm: [true, true], change: [true, false] };
   const [bigCached, smallCached] = want[scenario.key];
-  const big = steps.find((step) => step.instruction === BIG_STEP);
-  const small = steps.find((step) => step.instruction === SMALL_STEP);
-  if (big?.cached !== bigCached || small?.cached !== smallCached) {
-    throw new Error(
-      `${builder}, ${scenario.label}: expected ${BIG_STEP} ${bigCached ? 'cached' : 'ran'} and ${SMALL_STEP} ${smallCached ? 'cached' : 'ran'}, ` +
-        `got ${describeSteps(steps) || 'no steps'}; output (tail):\n${output.slice(-4000)}`,
-    );
-  }
+  return [
+    { instruction: BIG_STEP, cached: bigCached },
+    { instruction: SMALL_STEP, cached: smallCached },
+  ];
 }
 
 function contextSent(output: string): string | undefined {
   const matches = [...output.matchAll(/transferring context: ([\d.]+\s*[kMG]?B)/g)];
   return matches.at(-1)?.[1];
-}
-
-function expectSameImage(builder: BuilderName, runs: Map<Scenario['key'], Run>): void {
-  const cold = runs.get('cold')!.imageId;
-  const warm = runs.get('warm')!.imageId;
-  const change = runs.get('change')!.imageId;
-  if (warm !== cold) throw new Error(`${builder}: the rebuild with no change gave image ${warm}, the cold build ${cold}`);
-  if (change === warm) throw new Error(`${builder}: the rebuild after a change gave the same image ${change}`);
 }
 
 function checkSummary(ctx: Context, what: string, summary: ImageSummary, expectedBytes: number): void {
@@ -89,18 +65,17 @@ function checkSummary(ctx: Context, what: string, summary: ImageSummary, expecte
   }
 }
 
-async function measureBuildKit(ctx: Context, round: number, runDir: string): Promise<Map<Scenario['key'], Run>> {
+async function measureBuildKit(ctx: Context, round: number, runDir: string): Promise<BuildRuns> {
   const buildkit = ctx.buildkit!;
-  const runs = new Map<Scenario['key'], Run>();
+  const runs: BuildRuns = new Map();
   await buildkit.reset();
   for (const scenario of SCENARIOS) {
     if (scenario.key === 'change') await changeOneFile(ctx.fixture, `buildkit round ${round}`);
     sync();
     const result = await buildkit.build(ctx.fixture.dir);
     const output = `${result.stderr}\n${result.stdout}`;
-    const steps = dockerfileSteps(output);
-    expectSteps('buildkit', scenario, steps, output);
-    const run: Run = {
+    expectSteps(`buildkit, ${scenario.label}`, output, expectedSteps(scenario));
+    const run: BuildRun = {
       seconds: result.ms / 1000,
       cpuSeconds: result.cpuSeconds + result.engineCpuSeconds,
       imageId: result.imageId,
@@ -121,8 +96,8 @@ async function measureBuildKit(ctx: Context, round: number, runDir: string): Pro
   return runs;
 }
 
-async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', round: number, runDir: string): Promise<Map<Scenario['key'], Run>> {
-  const runs = new Map<Scenario['key'], Run>();
+async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', round: number, runDir: string): Promise<BuildRuns> {
+  const runs: BuildRuns = new Map();
   const root = join(runDir, 'root');
   const archive = builder === 'wharf-archive' ? join(runDir, 'image.tar') : undefined;
   let added = 0;
@@ -131,9 +106,7 @@ async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', ro
     const cpuProfileDir = ctx.config.cpuProfileDir ? join(ctx.config.cpuProfileDir, `${builder}-round${round}-${scenario.key}`) : undefined;
     sync();
     const result = await wharfBuild(ctx.fixture.dir, { bin: ctx.wharfBin, root, tag: `${ctx.tagBase}:${builder}`, iidFile: join(runDir, 'iid'), archive, cpuProfileDir });
-    const output = `${result.stderr}\n${result.stdout}`;
-    const steps = dockerfileSteps(output);
-    expectSteps(builder, scenario, steps, output);
+    expectSteps(`${builder}, ${scenario.label}`, `${result.stderr}\n${result.stdout}`, expectedSteps(scenario));
     if (archive && (await stat(archive)).size < ctx.fixture.bigBytes) throw new Error(`${builder}, ${scenario.label}: ${archive} is smaller than the context's big files`);
     runs.set(scenario.key, { seconds: result.ms / 1000, cpuSeconds: result.cpuSeconds, imageId: result.imageId });
   }
@@ -146,31 +119,11 @@ async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', ro
 }
 
 async function measure(ctx: Context, builder: BuilderName, round: number): Promise<void> {
-  const runDir = join(ctx.root, `${builder}-round${round}`);
-  await mkdir(runDir);
-  trackDir(runDir);
   await restoreChangeTarget(ctx.fixture);
-  try {
+  await inTemporaryDir(join(ctx.root, `${builder}-round${round}`), async (runDir) => {
     const runs = builder === 'buildkit' ? await measureBuildKit(ctx, round, runDir) : await measureWharf(ctx, builder, round, runDir);
-    expectSameImage(builder, runs);
-    const cells: string[] = [];
-    for (const scenario of SCENARIOS) {
-      const run = runs.get(scenario.key)!;
-      record(ctx.measurements, scenario.key, builder, run.seconds);
-      record(ctx.measurements, `${scenario.key}.cpu`, builder, run.cpuSeconds);
-      if (run.saveSeconds !== undefined) record(ctx.measurements, scenario.key, 'buildkit-save', run.seconds + run.saveSeconds);
-      cells.push(run.seconds.toFixed(2), run.cpuSeconds.toFixed(1), run.saveSeconds?.toFixed(2) ?? '', run.contextSent ?? '');
-    }
-    ctx.roundRows.push([String(round), builder, ...cells]);
-    const summary = SCENARIOS.map((scenario) => {
-      const run = runs.get(scenario.key)!;
-      const extras = [run.contextSent ? `context sent ${run.contextSent}` : '', run.saveSeconds !== undefined ? `docker save ${run.saveSeconds.toFixed(2)} s` : ''].filter(Boolean);
-      return `${scenario.key} ${run.seconds.toFixed(2)} s${extras.length ? ` (${extras.join(', ')})` : ''}`;
-    });
-    log(`  round ${round} ${builder.padEnd(14)} ${summary.join(', ')}`);
-  } finally {
-    await removeDir(runDir);
-  }
+    ctx.results.add(builder, round, runs);
+  });
 }
 
 function describeFixture(fixture: ContextFixture): string {
@@ -184,7 +137,7 @@ function describeFixture(fixture: ContextFixture): string {
 async function main(): Promise<void> {
   installCleanupHandlers();
   const config = readBuildConfig();
-  await holdInstanceLock('wharf-bench-build');
+  await holdInstanceLock(BUILDER_BENCH_LOCK);
   const wharfRuns = config.builders.some((builder) => builder !== 'buildkit');
   if (wharfRuns) checkWharfBuilt('set BENCH_BUILDERS=buildkit');
   const withEngine = config.builders.includes('buildkit');
@@ -195,29 +148,17 @@ async function main(): Promise<void> {
   trackDir(root);
   const tagBase = `wharf-bench-build-${process.pid}`;
 
-  const gitRev = tryCommand('git', ['describe', '--always', '--dirty']) ?? 'unknown';
   const wharfBin = wharfRuns ? await snapshotWharf(join(root, 'wharf')) : WHARF_BIN;
-  log('Wharf build benchmark: wharf build vs BuildKit (DOCKER_BUILDKIT=1 docker build)');
-  log(`  date          ${new Date().toISOString()}`);
-  log(`  machine       ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}`);
-  log(`  node          ${process.version}`);
-  const wharfVersion = (tryCommand(process.execPath, [wharfBin, '--version']) ?? 'unknown version').replace(/^wharf\s+/, '');
-  log(`  wharf         ${wharfRuns ? `${wharfVersion}, git ${gitRev}; dist/ copied at start, so a rebuild during the run changes nothing` : 'not run'}`);
-  log(`  BuildKit      ${dockerVersion}`);
-  log(`  builders      ${config.builders.join(', ')}; rounds ${config.rounds}${config.dockerSave && withEngine ? '; docker save timed after each BuildKit build' : ''}`);
-  log(`  temp dir      ${root}`);
-  if (config.cpuProfileDir) log(`  ! CPU profiles of wharf go to ${config.cpuProfileDir}: profiling slows wharf down, do not quote these times`);
+  logHeader({ title: 'Wharf build benchmark: wharf build vs BuildKit (DOCKER_BUILDKIT=1 docker build)', config, wharfBin: wharfRuns ? wharfBin : undefined, dockerVersion, root });
 
   const contextDir = join(root, 'context');
   await mkdir(contextDir);
   const started = performance.now();
-  const bigFiles = Math.max(1, Math.round(config.bigMiB / config.bigFileMiB));
   const fixture = await generateContextFixture(contextDir, {
     smallFiles: config.smallFiles,
     smallMinBytes: config.smallMinBytes,
     smallMaxBytes: config.smallMaxBytes,
-    bigFiles,
-    bigFileBytes: Math.round((config.bigMiB * MIB) / bigFiles),
+    ...bigFileSplit(config.bigMiB, config.bigFileMiB),
   });
   log(`  context       ${describeFixture(fixture)}; generated in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   log(`  Dockerfile    ${FIXTURE_DOCKERFILE.trim().split('\n').join(' | ')}`);
@@ -231,10 +172,8 @@ async function main(): Promise<void> {
     buildkit: undefined,
     wharfBin,
     tagBase,
-    measurements: new Map(),
-    roundRows: [],
+    results: new BuilderBenchResults(SCENARIOS),
     outputs: new Map(),
-    warnings: [],
   };
   if (withEngine) {
     const buildkit = new BuildKitBuilder(`${tagBase}:buildkit`, join(root, 'buildkit.iid'));
@@ -243,22 +182,11 @@ async function main(): Promise<void> {
   }
 
   const order = BUILDER_NAMES.filter((name) => config.builders.includes(name));
-  for (let round = 1; round <= config.rounds; round++) {
-    const load = os.loadavg()[0]!;
-    if (load > 1) ctx.warnings.push(`round ${round} started with a 1-minute load average of ${load.toFixed(2)} on ${os.availableParallelism()} cores: other processes competed with the builds`);
-    log(`round ${round} (load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`);
-    for (const builder of round % 2 === 1 ? order : [...order].reverse()) await measure(ctx, builder, round);
-  }
+  await alternatingRounds(order, config.rounds, ctx.results.warnings, (builder, round) => measure(ctx, builder, round));
   await restoreChangeTarget(fixture);
 
   log('');
-  log('Per round (wall s, CPU s, docker save s, context sent by the docker client):');
-  const scenarioColumns = SCENARIOS.flatMap((s) => [`${s.key} s`, `${s.key} CPU`, `${s.key} save`, `${s.key} sent`]);
-  log(textTable(['round', 'builder', ...scenarioColumns], ctx.roundRows, 2));
-  log('');
-  log(buildSummaryTable(ctx.measurements));
-  log('');
-  log(buildCpuTable(ctx.measurements));
+  ctx.results.logTables();
   log('');
   log('How this was measured:');
   log('  - Wall time of the whole command, from spawn to exit, as a user would time it at a shell: node start-up');
@@ -280,18 +208,18 @@ async function main(): Promise<void> {
   for (const [what, summary] of ctx.outputs) log(`  - checked once: ${what} has ${summary.layers} layers, ${summary.size.toLocaleString('en-US')} bytes of files`);
   log('  - CPU = user+sys of the command\'s process tree; for BuildKit plus dockerd\'s CPU during the build, which');
   log('    counts any other client of the engine at the time.');
-  for (const warning of ctx.warnings) log(`  ! ${warning}`);
+  for (const warning of ctx.results.warnings) log(`  ! ${warning}`);
   log('');
   log('Markdown (for the README):');
   log('');
   log(
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}, ` +
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machineSummary()}, ` +
       `${dockerVersion}; context ${describeFixture(fixture)}; median of ${config.rounds} round(s), \`npm run bench:build\`.`,
   );
   log('');
-  log(buildMarkdownTable(ctx.measurements));
+  log(buildMarkdownTable(ctx.results.measurements, SCENARIOS));
   log('');
-  log(buildGoalsMet(ctx.measurements) ? 'All goals met.' : 'Some goals are NOT met (see the goal column).');
+  log(buildGoalsMet(ctx.results.measurements, SCENARIOS) ? 'All goals met.' : 'Some goals are NOT met (see the goal column).');
 }
 
 main()

@@ -15,7 +15,8 @@ const execFileAsync = promisify(execFile);
 
 export const DOCKER_BINARY = process.env.BENCH_DOCKER_BIN ?? '/usr/bin/docker';
 
-async function docker(args: readonly string[]): Promise<string> {
+/** Runs the engine's client; its trimmed stdout. */
+export async function docker(args: readonly string[]): Promise<string> {
   const { stdout } = await execFileAsync(DOCKER_BINARY, [...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return stdout.trim();
 }
@@ -33,7 +34,10 @@ export async function dockerVersions(): Promise<string> {
 
 let enginePid: number | undefined | null;
 
-/** CPU seconds dockerd has used so far (all its clients' work, not only ours), or NaN if it cannot be found. */
+/**
+ * CPU seconds dockerd has used so far (all its clients' work, not only ours), or NaN if it cannot be
+ * found. Its waited-for children count: BuildKit runs each RUN as `runc run`, a child of dockerd.
+ */
 function engineCpuSeconds(): number {
   if (enginePid === undefined) {
     try {
@@ -43,7 +47,7 @@ function engineCpuSeconds(): number {
       enginePid = null;
     }
   }
-  return enginePid === null ? Number.NaN : cpuSeconds(enginePid);
+  return enginePid === null ? Number.NaN : cpuSeconds(enginePid, true);
 }
 
 export interface BuildKitRun extends TimedResult {
@@ -71,6 +75,16 @@ async function cacheRecords(): Promise<CacheRecord[]> {
     });
 }
 
+/** A base image's layers as BuildKit took them: from the engine's image store, or pulled from a registry. */
+function isBaseImage(record: CacheRecord): boolean {
+  return record.description.startsWith('from local') || record.description.startsWith('pulled from');
+}
+
+/** The result of a COPY/ADD (a file operation) or of a RUN (the root mount of an exec). */
+function isStepResult(record: CacheRecord): boolean {
+  return record.description === 'fileop target' || record.description.startsWith('mount / from exec ');
+}
+
 /** The engine's BuildKit building one context under one tag; every build goes through build(). */
 export class BuildKitBuilder {
   /** Cache records our builds created: pruned by reset() and cleanup(). */
@@ -84,28 +98,31 @@ export class BuildKitBuilder {
 
   /**
    * One `docker build` (context sent by the client session, result exported into the engine's
-   * image store under the tag). The cache records it created are remembered as ours: new records
-   * that are local sources (the context and Dockerfile it sent) or build steps that start from
-   * scratch or from one of ours. Another client's build running at the same moment from scratch
-   * could be taken for ours, and would lose its cache at the next reset.
+   * image store under the tag); `noCache` adds `--no-cache`. The cache records it created are
+   * remembered as ours: new records that are local sources (the context and Dockerfile it sent),
+   * base images it took from the engine or a registry, or build steps (COPY, RUN) that start from
+   * scratch, from a base image or from one of ours. Another client's build running at the same
+   * moment could be taken for ours, and would lose its cache at the next reset.
    */
-  async build(context: string): Promise<BuildKitRun> {
+  async build(context: string, { noCache = false }: { noCache?: boolean } = {}): Promise<BuildKitRun> {
     const before = new Set((await cacheRecords()).map((record) => record.id));
     const engineBefore = engineCpuSeconds();
     const result = await runTimed({
       command: DOCKER_BINARY,
-      args: ['build', '--network', 'none', '--progress', 'plain', '--iidfile', this.iidFile, '-t', this.tag, context],
+      args: ['build', '--network', 'none', '--progress', 'plain', ...(noCache ? ['--no-cache'] : []), '--iidfile', this.iidFile, '-t', this.tag, context],
       env: { ...process.env, DOCKER_BUILDKIT: '1' },
     });
     const engineCpu = engineCpuSeconds() - engineBefore;
-    const created = (await cacheRecords()).filter((record) => !before.has(record.id));
+    const records = await cacheRecords();
+    const baseImages = new Set(records.filter(isBaseImage).map((record) => record.id));
+    const created = records.filter((record) => !before.has(record.id));
     let grew = true;
     while (grew) {
       grew = false;
       for (const record of created) {
         if (this.ownRecords.has(record.id)) continue;
-        const ours = record.type === 'source.local' || (record.description === 'fileop target' && (record.parent === '' || this.ownRecords.has(record.parent)));
-        if (ours) {
+        const onOurs = record.parent === '' || baseImages.has(record.parent) || this.ownRecords.has(record.parent);
+        if (record.type === 'source.local' || isBaseImage(record) || (isStepResult(record) && onOurs)) {
           this.ownRecords.add(record.id);
           grew = true;
         }

@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
@@ -32,6 +32,17 @@ export function onCleanup(task: () => Promise<void>): void {
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   dirs.delete(dir);
+}
+
+/** Runs `fn` in the new directory `dir`, which is removed afterwards however `fn` ends (or by cleanup if the process is stopped meanwhile). */
+export async function inTemporaryDir<T>(dir: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  await mkdir(dir);
+  trackDir(dir);
+  try {
+    return await fn(dir);
+  } finally {
+    await removeDir(dir);
+  }
 }
 
 function running(child: ChildProcess): boolean {

@@ -15,13 +15,17 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** User + system CPU seconds consumed so far by all threads of the process, or NaN if unreadable. */
-export function cpuSeconds(pid: number): number {
+/**
+ * User + system CPU seconds consumed so far by all threads of the process, plus with
+ * `waitedChildren` those of its children that have exited and been waited for; NaN if unreadable.
+ */
+export function cpuSeconds(pid: number, waitedChildren = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
+    // Fields after "(comm)": state is field 3, utime field 14, stime field 15, cutime 16, cstime 17.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (waitedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) / ticksPerSecond();
   } catch {
     return Number.NaN;
   }

@@ -29,6 +29,8 @@ export interface WharfBuildOptions {
   iidFile: string;
   /** Write a `docker load` archive here (`--output type=docker,dest=…`); none when undefined. */
   archive?: string;
+  /** `--network` of RUN steps; wharf's default (host) when undefined. */
+  network?: 'host' | 'none';
   /** Write V8 CPU profiles (one per thread, gzip workers included) into this directory (`node --cpu-prof`). */
   cpuProfileDir?: string;
 }
@@ -36,9 +38,10 @@ export interface WharfBuildOptions {
 export async function wharfBuild(context: string, options: WharfBuildOptions): Promise<TimedResult & { imageId: string }> {
   const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
   const output = options.archive ? ['--output', `type=docker,dest=${options.archive}`] : [];
+  const network = options.network ? ['--network', options.network] : [];
   const result = await runTimed({
     command: process.execPath,
-    args: [...nodeArgs, options.bin, 'build', '--root', options.root, '--progress', 'plain', '--iidfile', options.iidFile, '-t', options.tag, ...output, context],
+    args: [...nodeArgs, options.bin, 'build', '--root', options.root, '--progress', 'plain', '--iidfile', options.iidFile, '-t', options.tag, ...network, ...output, context],
     env: cleanEnv(),
   });
   return { ...result, imageId: (await readFile(options.iidFile, 'utf8')).trim() };
