@@ -125,22 +125,27 @@ async function runBuild(args: string[]): Promise<number> {
   }
 }
 
+/** `--KEY VALUE` settings, --config and --help of `wharf COMMAND`; undefined after printing what is wrong. */
+function parseSettings(command: string, keys: readonly string[], args: string[]): Record<string, string | boolean | undefined> | undefined {
+  const options = Object.fromEntries([
+    ...keys.map((key) => [key, { type: 'string' as const }]),
+    ['config', { type: 'string' as const }],
+    ['help', { type: 'boolean' as const, short: 'h' }],
+  ]);
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    console.error(`wharf ${command}: ${(error as Error).message.split('\n')[0]} (see 'wharf ${command} --help')`);
+    return undefined;
+  }
+}
+
 async function runServe(args: string[]): Promise<number> {
   // Loaded here, not at the top: its YAML parser is a cost every build would pay.
   const settings = await import('../registry/config.js');
   const { ConfigError, SERVE_SETTINGS, resolveServeConfig } = settings;
-  const options = Object.fromEntries([
-    ...SERVE_SETTINGS.map((s) => [s.key, { type: 'string' as const }]),
-    ['config', { type: 'string' as const }],
-    ['help', { type: 'boolean' as const, short: 'h' }],
-  ]);
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as typeof values;
-  } catch (error) {
-    console.error(`wharf serve: ${(error as Error).message.split('\n')[0]} (see 'wharf serve --help')`);
-    return 2;
-  }
+  const values = parseSettings('serve', SERVE_SETTINGS.map((setting) => setting.key), args);
+  if (values === undefined) return 2;
   if (values.help) {
     console.log(serveUsage(settings));
     return 0;
@@ -167,18 +172,8 @@ async function runServe(args: string[]): Promise<number> {
 async function runReindex(args: string[]): Promise<number> {
   const settings = await import('../registry/config.js');
   const { ConfigError, resolveServeConfig } = settings;
-  const options = Object.fromEntries([
-    ...REINDEX_SETTINGS.map((key) => [key, { type: 'string' as const }]),
-    ['config', { type: 'string' as const }],
-    ['help', { type: 'boolean' as const, short: 'h' }],
-  ]);
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as typeof values;
-  } catch (error) {
-    console.error(`wharf reindex: ${(error as Error).message.split('\n')[0]} (see 'wharf reindex --help')`);
-    return 2;
-  }
+  const values = parseSettings('reindex', REINDEX_SETTINGS, args);
+  if (values === undefined) return 2;
   if (values.help) {
     console.log(reindexUsage(settings));
     return 0;
