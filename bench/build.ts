@@ -9,7 +9,7 @@
  * BENCH_BIG_MB (200), BENCH_BIG_FILE_MB (5), BENCH_ROUNDS (3), BENCH_BUILDERS (buildkit,wharf,wharf-archive),
  * BENCH_DOCKER_SAVE (1), BENCH_CPU_PROF_DIR (none), BENCH_TMPDIR (OS temp dir), BENCH_DOCKER_BIN (/usr/bin/docker).
  */
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { WHARF_BIN } from '../test/support/wharf-process.js';
@@ -84,12 +84,7 @@ async function measureBuildKit(ctx: Context, round: number, runDir: string): Pro
     if (scenario.key === 'cold' && round === 1) {
       checkSummary(ctx, 'BuildKit image in the engine', await imageSummary(result.imageId), ctx.fixture.smallBytes + ctx.fixture.bigBytes);
     }
-    if (ctx.config.dockerSave) {
-      const saved = join(runDir, 'saved.tar');
-      sync();
-      run.saveSeconds = (await buildkit.save(saved)).ms / 1000;
-      await rm(saved, { force: true });
-    }
+    if (ctx.config.dockerSave) run.saveSeconds = await buildkit.saveSeconds(runDir);
     runs.set(scenario.key, run);
   }
   await buildkit.reset();

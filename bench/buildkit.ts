@@ -6,8 +6,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sync } from './host-commands.js';
 import { cpuSeconds } from './proc-stats.js';
 import { runTimed, type TimedResult } from './timed-command.js';
 
@@ -133,9 +135,18 @@ export class BuildKitBuilder {
     return { ...result, imageId, engineCpuSeconds: engineCpu };
   }
 
-  /** `docker save` of the tag into `dest`, timed: the engine's way to a `docker load`-able file. */
-  save(dest: string): Promise<TimedResult> {
-    return runTimed({ command: DOCKER_BINARY, args: ['save', '-o', dest, this.tag] });
+  /**
+   * Seconds of `docker save` of the tag into a file in `dir` (removed afterwards), after a sync: the
+   * engine's way to a `docker load`-able file.
+   */
+  async saveSeconds(dir: string): Promise<number> {
+    const dest = join(dir, 'saved.tar');
+    sync();
+    try {
+      return (await runTimed({ command: DOCKER_BINARY, args: ['save', '-o', dest, this.tag] })).ms / 1000;
+    } finally {
+      await rm(dest, { force: true });
+    }
   }
 
   /**

@@ -11,14 +11,14 @@
  * BENCH_BUILDERS (buildkit,wharf,wharf-archive), BENCH_DOCKER_SAVE (1), BENCH_CPU_PROF_DIR (none),
  * BENCH_TMPDIR (/var/tmp, see run-config.ts), BENCH_DOCKER_BIN (/usr/bin/docker).
  */
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WHARF_BIN } from '../test/support/wharf-process.js';
+import { pushBusyboxBase } from './base-image.js';
 import { BUILDER_NAMES, type BuilderName } from './build-config.js';
 import { expectSteps, type StepOutcome } from './build-progress.js';
 import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './build-report.js';
 import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
-import { pushBusyboxBase } from './base-image.js';
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
 import { cleanupAll, installCleanupHandlers, onCleanup, trackDir } from './cleanup.js';
 import { EXPORT_SERIES, exportMarkdownTable, exportRatio, exportTable, recordExport, type ExportMeasurements, type ExportSeries } from './export-report.js';
@@ -29,6 +29,7 @@ import { waitedChildrenCpuSeconds } from './proc-stats.js';
 import { ratioText } from './report.js';
 import { readRunConfig, type RunBenchConfig } from './run-config.js';
 import { describeRunFixture, generateRunTree, runDockerfile, runSteps } from './run-fixture.js';
+import { megabytesPerSecond } from './stats.js';
 import { snapshotWharf, wharfBuild } from './wharf-build.js';
 import { checkWharfBuilt } from './wharf.js';
 
@@ -78,12 +79,7 @@ async function measureBuildKit(ctx: Context, round: number, runDir: string): Pro
     expectSteps(`buildkit, ${scenario.label}`, `${result.stderr}\n${result.stdout}`, expectedSteps(ctx, scenario));
     const run: BuildRun = { seconds: result.ms / 1000, cpuSeconds: result.cpuSeconds + result.engineCpuSeconds, imageId: result.imageId };
     if (scenario.key === 'cold' && round === 1) checkOutput(ctx, 'BuildKit image in the engine', await imageSummary(result.imageId));
-    if (ctx.config.dockerSave) {
-      const saved = join(runDir, 'saved.tar');
-      sync();
-      run.saveSeconds = (await ctx.buildkit.save(saved)).ms / 1000;
-      await rm(saved, { force: true });
-    }
+    if (ctx.config.dockerSave) run.saveSeconds = await ctx.buildkit.saveSeconds(runDir);
     runs.set(scenario.key, run);
   }
   return runs;
@@ -123,7 +119,7 @@ async function measureExports(ctx: Context, round: number): Promise<void> {
   }
   const summary = order.map((series) => {
     const run = runs.get(series)!;
-    return `${series} ${(run.tarBytes / 1e6 / run.seconds).toFixed(1)} MB/s (${run.seconds.toFixed(2)} s)`;
+    return `${series} ${megabytesPerSecond(run.tarBytes, run.seconds * 1000).toFixed(1)} MB/s (${run.seconds.toFixed(2)} s)`;
   });
   log(`  round ${round} ${'layer export'.padEnd(14)} ${summary.join(', ')}`);
 }
