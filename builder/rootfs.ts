@@ -1,46 +1,22 @@
-import { createHash } from 'node:crypto';
-import { chmod, lchown, link, lstat, mkdir, open, readdir, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Header } from 'tar-stream';
 import type { Layer } from '../shared/image.js';
+import { chainIds } from './snapshot/layer-snapshots.js';
+import { makeDirectoryOnce } from './directory-once.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX, cleanEntryPath, entryMetadata, hostPathOf, readLayerTar, resolveHostFolder } from './layer-reader.js';
-
-/** Unpackings under way in this process, by destination directory. */
-const unpacking = new Map<string, Promise<string>>();
 
 /**
  * A stage's filesystem as a directory: its layers applied in order, whiteouts honoured, kept in
- * the build root by the chain of layer digests so it is unpacked once. `COPY --from` reads files
- * from it and `--chown` reads its /etc/passwd. (RUN mounts per-layer snapshots with overlayfs.)
+ * the build root by chain ID so it is unpacked once. Where overlayfs cannot be mounted (not root),
+ * COPY reads stages and images from it (see snapshot/rootfs-views.ts).
  */
-export function materializeRootfs(layers: readonly Layer[], cacheDir: string): Promise<string> {
-  const chain = createHash('sha256');
-  for (const layer of layers) chain.update(`${layer.diffId}\n`);
-  const id = chain.digest('hex');
+export async function materializeRootfs(layers: readonly Layer[], cacheDir: string): Promise<string> {
+  const id = layers.length === 0 ? 'empty' : chainIds(layers).at(-1)!.replace(':', '-');
   const destination = join(cacheDir, id);
-  // Stages built at once often need the same chain (their common base): they share one unpacking,
-  // which would otherwise delete the other's half-written directory.
-  let pending = unpacking.get(destination);
-  if (!pending) {
-    pending = unpackRootfs(layers, cacheDir, id, destination).finally(() => unpacking.delete(destination));
-    unpacking.set(destination, pending);
-  }
-  return pending;
-}
-
-/** Unpacks the chain into a temporary directory and renames it to `destination` when complete. */
-async function unpackRootfs(layers: readonly Layer[], cacheDir: string, id: string, destination: string): Promise<string> {
-  if (await lstat(destination).catch(() => undefined)) return destination;
-  const building = join(cacheDir, `${process.pid}-partial-${id}`);
-  await rm(building, { recursive: true, force: true });
-  await mkdir(building, { recursive: true });
-  try {
+  await makeDirectoryOnce(destination, async (building) => {
     for (const layer of layers) await applyLayer(layer, building);
-    await rename(building, destination);
-  } catch (error) {
-    await rm(building, { recursive: true, force: true });
-    throw error;
-  }
+  });
   return destination;
 }
 

@@ -1,16 +1,14 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mapConcurrently } from '../../shared/concurrency.js';
 import type { Digest } from '../../shared/digest.js';
 import type { Layer } from '../../shared/image.js';
+import { makeDirectoryOnce } from '../directory-once.js';
 import { unpackLowerDir } from './lower-dir.js';
 
 /** Layers unpacked at once by prepare(): unpacking is gunzip and small writes, a few keep the disk busy. */
 const UNPACK_CONCURRENCY = 4;
-
-/** Snapshots being made in this process, by directory: callers wanting the same chain share one. */
-const making = new Map<string, Promise<void>>();
 
 /** The OCI ChainID of each prefix of `layers`: the first layer's DiffID, then sha256(parent ChainID + " " + DiffID). */
 export function chainIds(layers: readonly Layer[]): Digest[] {
@@ -54,33 +52,9 @@ export class LayerSnapshots {
   /** The lower dir of chain `id`, made by `fill` (into an empty temporary directory) unless it exists. */
   private async snapshot(id: Digest, fill: (building: string) => Promise<void>): Promise<string> {
     const hex = id.slice(id.indexOf(':') + 1);
-    const directory = join(this.root, hex);
-    let pending = making.get(directory);
-    if (!pending) {
-      pending = this.make(directory, hex, fill).finally(() => making.delete(directory));
-      making.set(directory, pending);
-    }
-    await pending;
-    return this.shortName(hex);
-  }
-
-  private async make(directory: string, hex: string, fill: (building: string) => Promise<void>): Promise<void> {
-    if (!(await lstat(directory).catch(() => undefined))) {
-      // Named `<pid>-…` like every temporary of the build root, so a dead process's are found and removed.
-      const building = join(this.root, `${process.pid}-partial-${hex}`);
-      await rm(building, { recursive: true, force: true });
-      await mkdir(building, { recursive: true });
-      try {
-        await fill(building);
-        await rename(building, directory).catch(async (error: NodeJS.ErrnoException) => {
-          // Another process made the same snapshot meanwhile: theirs is as good.
-          if (!['EEXIST', 'ENOTEMPTY'].includes(error.code ?? '')) throw error;
-        });
-      } finally {
-        await rm(building, { recursive: true, force: true });
-      }
-    }
+    await makeDirectoryOnce(join(this.root, hex), fill);
     await this.link(hex);
+    return this.shortName(hex);
   }
 
   private shortName(hex: string): string {
