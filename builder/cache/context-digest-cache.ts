@@ -16,7 +16,7 @@ export class ContextDigestCache {
   private known: Map<string, { stamp: string; digest: string }> | undefined;
   private readonly upsertFile: Database.Statement<[string, string, string]>;
   private readonly lookupSelection: Database.Statement<[string], { content: Digest }>;
-  private readonly upsertSelection: Database.Statement<[string, string, number]>;
+  private readonly upsertSelection: Database.Statement<[string, string]>;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -25,11 +25,11 @@ export class ContextDigestCache {
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, digest TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS selections (stamp TEXT PRIMARY KEY, content TEXT NOT NULL, used_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS copy_selections (stamp TEXT PRIMARY KEY, content TEXT NOT NULL);
     `);
     this.upsertFile = this.db.prepare('INSERT OR REPLACE INTO files (path, fingerprint, digest) VALUES (?, ?, ?)');
-    this.lookupSelection = this.db.prepare('SELECT content FROM selections WHERE stamp = ?');
-    this.upsertSelection = this.db.prepare('INSERT OR REPLACE INTO selections (stamp, content, used_at) VALUES (?, ?, ?)');
+    this.lookupSelection = this.db.prepare('SELECT content FROM copy_selections WHERE stamp = ?');
+    this.upsertSelection = this.db.prepare('INSERT OR REPLACE INTO copy_selections (stamp, content) VALUES (?, ?)');
   }
 
   /** The sha256 (hex) of a file's bytes: from the cache when its stamp is unchanged, else read. */
@@ -53,8 +53,9 @@ export class ContextDigestCache {
    */
   async selectionDigest(stamp: Digest, compute: () => Promise<Digest>): Promise<Digest> {
     const known = this.lookupSelection.get(stamp)?.content;
-    const content = known ?? (await compute());
-    this.upsertSelection.run(stamp, content, Date.now());
+    if (known) return known;
+    const content = await compute();
+    this.upsertSelection.run(stamp, content);
     return content;
   }
 
