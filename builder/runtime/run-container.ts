@@ -1,10 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { isAlive } from '../build-root.js';
+import { CommandError, runCommand } from '../run-command.js';
 import { findMountStubs, removeMountStubs } from './mount-stubs.js';
 import { containerHosts, containerResolvConf } from './network-files.js';
 import { mountDestinations, ociSpec, type ContainerProcess } from './oci-spec.js';
@@ -35,7 +35,6 @@ const DEFAULT_RUNTIME = 'runc';
 const KILL_INTERVAL_MS = 100;
 const KILL_ATTEMPTS = 30;
 
-const execFileAsync = promisify(execFile);
 
 /**
  * Runs one RUN's process in a new container over `rootfs` (`runc run`, no terminal, stdin empty) and
@@ -92,7 +91,7 @@ async function runBundle(runtime: string, options: RunContainerOptions, id: stri
   child.stderr!.on('data', (chunk: Buffer) => options.onOutput?.(chunk, 'stderr'));
   // 'close', not 'exit': the output has been delivered by then.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', (error) => reject(runtimeError(error, runtime, 'run')));
+    child.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? runtimeMissing(runtime) : new ContainerRuntimeError(`${runtime} run failed: ${error.message}`)));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   const settled = exited.then(
@@ -144,19 +143,16 @@ async function startFailure(logFile: string, runtime: string, code: number | nul
 /** Runs a runtime subcommand on the containers of `stateDir`. */
 async function runtimeCommand(runtime: string, stateDir: string, args: readonly string[]): Promise<void> {
   try {
-    await execFileAsync(runtime, ['--root', join(stateDir, 'runc'), ...args]);
+    await runCommand(runtime, ['--root', join(stateDir, 'runc'), ...args]);
   } catch (error) {
-    throw runtimeError(error as NodeJS.ErrnoException & { stderr?: string }, runtime, args.join(' '));
+    if (!(error instanceof CommandError)) throw error;
+    throw error.notFound ? runtimeMissing(runtime) : new ContainerRuntimeError(`${runtime} ${args.join(' ')} failed: ${error.stderr || error.message}`);
   }
 }
 
-/** A failure of `runtime command`: a missing runtime says what to install, anything else what the runtime said. */
-function runtimeError(error: NodeJS.ErrnoException & { stderr?: string }, runtime: string, command: string): ContainerRuntimeError {
-  if (error.code === 'ENOENT' && error.syscall?.startsWith('spawn')) {
-    return new ContainerRuntimeError(`RUN needs an OCI runtime: apt-get install runc, or pass --runtime (${runtime} was not found)`);
-  }
-  const detail = error.stderr?.trim() || error.message;
-  return new ContainerRuntimeError(`${runtime} ${command} failed: ${detail}`);
+/** A runtime that is not installed, saying what to install. */
+function runtimeMissing(runtime: string): ContainerRuntimeError {
+  return new ContainerRuntimeError(`RUN needs an OCI runtime: apt-get install runc, or pass --runtime (${runtime} was not found)`);
 }
 
 async function listDirectory(path: string): Promise<string[]> {

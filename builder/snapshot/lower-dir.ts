@@ -12,7 +12,7 @@ import {
   resolveHostFolder,
   type Xattrs,
 } from '../layer-reader.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../run-command.js';
 import { layerXattrs, writeXattrs } from './xattrs.js';
 
 /** The xattr overlayfs reads to hide a lower directory's contents (`.wh..wh..opq`). */

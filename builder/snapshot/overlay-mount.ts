@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, realpath } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { isAlive } from '../build-root.js';
-import { CommandError, runCommand } from './run-command.js';
+import { CommandError, runCommand } from '../run-command.js';
 
 /** Raised when overlayfs cannot be mounted on this machine; the message says what is needed. */
 export class OverlayUnavailableError extends Error {}

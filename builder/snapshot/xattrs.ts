@@ -3,7 +3,7 @@
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Xattrs } from '../layer-reader.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../run-command.js';
 
 const INSTALL_ATTR = 'install the attr package: apt-get install attr';
 

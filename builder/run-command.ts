@@ -1,5 +1,5 @@
-// Snapshots drive mount, umount, mknod and the attr tools as child processes: Node has no API for
-// mounts, device nodes or extended attributes.
+// The builder drives mount, umount, mknod, the attr tools and the OCI runtime as child processes: Node
+// has no API for mounts, device nodes, extended attributes or containers.
 import { spawn } from 'node:child_process';
 
 /** Raised when a command cannot be started or exits with a failure; `stderr` says why. */
