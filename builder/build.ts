@@ -62,7 +62,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
   const cache = new BuildCache(join(options.root, 'cache.db'));
   const contextDigests = new ContextDigestCache(join(options.root, 'context-digests.db'));
   const snapshots = new LayerSnapshots(join(options.root, 'snapshots'));
-  const views = new RootfsViews(snapshots, join(options.root, 'tmp'), join(options.root, 'rootfs'));
+  const views = new RootfsViews(snapshots, options.root, join(options.root, 'rootfs'));
   const client = new RegistryClient({ insecureRegistries: [...options.insecureRegistries] });
   const warnings = [...parsed.warnings];
   try {

@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { StoredLayer } from '../../shared/layer/stored-layer.js';
 import { writeLayer } from '../../shared/layer/layer-writer.js';
+import { makeScratchDirectory } from '../build-root.js';
 import { cachedStep, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { resolveAddSources } from '../context/add-source.js';
@@ -17,9 +17,7 @@ import type { StageState } from '../stage-state.js';
  */
 export async function dispatchCopy(session: BuildSession, state: StageState, instruction: CopyInstruction | AddInstruction): Promise<boolean> {
   const tree = instruction.kind === 'COPY' && instruction.from ? await session.sourceRootfs(instruction.from) : session.context;
-  const scratchRoot = join(session.options.root, 'tmp');
-  await mkdir(scratchRoot, { recursive: true });
-  const scratchDir = await mkdtemp(join(scratchRoot, `${process.pid}-copy-`));
+  const scratchDir = await makeScratchDirectory(session.options.root, 'copy');
   try {
     const sources =
       instruction.kind === 'ADD'

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoredLayer } from '../../shared/layer/stored-layer.js';
 import { writeLayer } from '../../shared/layer/layer-writer.js';
+import { makeScratchDirectory } from '../build-root.js';
 import { cachedStep, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { SourceTree } from '../context/build-context.js';
@@ -51,9 +52,9 @@ export async function dispatchRun(session: BuildSession, state: StageState, inst
     plan.script ? [plan.script.path, plan.script.content] : null,
   );
   const { step: result, cached } = await cachedStep(session, state, key, createdBy, async () => {
-    const changes = await runInOverlay(session.snapshots, join(session.options.root, 'tmp'), state.layers, async (rootfs) => {
+    const changes = await runInOverlay(session.snapshots, session.options.root, state.layers, async (rootfs) => {
       const user = await resolveContainerUser(state.config.User ?? '', (path) => SourceTree.rootfs(rootfs, { kind: 'stage', name: state.name }).readFile(path));
-      const scratch = await mkdtemp(join(await scratchRoot(session), `${process.pid}-run-`));
+      const scratch = await makeScratchDirectory(session.options.root, 'run');
       const output = new StepOutput((line) => session.progress.log(step, line));
       try {
         const extra: ContainerMount[] = [];
@@ -119,8 +120,3 @@ function historyCommand(args: readonly string[], buildArgs: readonly (readonly [
   return [...prefix, ...args].join(' ');
 }
 
-async function scratchRoot(session: BuildSession): Promise<string> {
-  const dir = join(session.options.root, 'tmp');
-  await mkdir(dir, { recursive: true });
-  return dir;
-}

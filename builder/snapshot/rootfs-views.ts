@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Layer } from '../../shared/image.js';
+import { makeScratchDirectory } from '../build-root.js';
 import { materializeRootfs } from '../rootfs.js';
 import { chainIds, type LayerSnapshots } from './layer-snapshots.js';
 import { mountOverlay, OverlayUnavailableError, unmount } from './overlay-mount.js';
@@ -21,8 +22,8 @@ export class RootfsViews {
 
   constructor(
     private readonly snapshots: LayerSnapshots,
-    /** The build root's directory for temporaries (`<pid>-…` names are removed after a crash). */
-    private readonly scratchRoot: string,
+    /** The build root, whose scratch directory holds the mount points. */
+    private readonly root: string,
     /** Where unpacked chains are kept without overlayfs. */
     private readonly unpackedRoot: string,
   ) {}
@@ -48,7 +49,7 @@ export class RootfsViews {
   private async make(layers: readonly Layer[]): Promise<string> {
     if (this.overlay) {
       const lowerDirs = (await this.snapshots.prepare(layers)).reverse();
-      this.workspace ??= mkdir(this.scratchRoot, { recursive: true }).then(() => mkdtemp(join(this.scratchRoot, `${process.pid}-views-`)));
+      this.workspace ??= makeScratchDirectory(this.root, 'views');
       const target = join(await this.workspace, String(this.mounts++));
       try {
         await mountOverlay({ lowerDirs, target });

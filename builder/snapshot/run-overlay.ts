@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Layer } from '../../shared/image.js';
+import { makeScratchDirectory } from '../build-root.js';
 import type { LayerSnapshots } from './layer-snapshots.js';
 import { withOverlay } from './overlay-mount.js';
 
@@ -15,13 +16,12 @@ export interface OverlayChanges {
 
 /**
  * Mounts `layers` (unpacked once each, as snapshots) under a fresh upper dir in a `<pid>-run-…`
- * workspace of `scratchRoot`, runs `fn` on the merged view, and unmounts however `fn` ends. The
+ * scratch directory of build root `root`, runs `fn` on the merged view, and unmounts however `fn` ends. The
  * workspace is in the build root, on the snapshots' filesystem, so keep() is a rename.
  */
-export async function runInOverlay(snapshots: LayerSnapshots, scratchRoot: string, layers: readonly Layer[], fn: (rootfs: string) => Promise<void>): Promise<OverlayChanges> {
+export async function runInOverlay(snapshots: LayerSnapshots, root: string, layers: readonly Layer[], fn: (rootfs: string) => Promise<void>): Promise<OverlayChanges> {
   const lowerDirs = (await snapshots.prepare(layers)).reverse();
-  await mkdir(scratchRoot, { recursive: true });
-  const workspace = await mkdtemp(join(scratchRoot, `${process.pid}-run-`));
+  const workspace = await makeScratchDirectory(root, 'overlay');
   const upperDir = join(workspace, 'upper');
   const release = () => rm(workspace, { recursive: true, force: true });
   try {
