@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { chmod, chown, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeScratchDirectory } from '../build-root.js';
+import { makeDirectoryOnce } from '../directory-once.js';
 import type { BuildSession } from '../build-session.js';
 import type { SourceTree } from '../context/build-context.js';
 import type { BindMount, CacheMount, RunMount, SecretMount } from '../frontend/index.js';
@@ -24,12 +26,12 @@ const cacheUsers = new Map<string, { count: number; idle: Promise<void>; wake: (
  * their sharing asks, tmpfs passed through, secrets written to `scratch` with their mode and owner.
  */
 export async function prepareRunMounts(session: BuildSession, mounts: readonly RunMount[], scratch: string): Promise<PreparedMounts> {
-  const releases: (() => void)[] = [];
+  const releases: (() => Promise<void>)[] = [];
   const prepared: PreparedMounts = {
     mounts: [],
     env: [],
     async release() {
-      while (releases.length > 0) releases.pop()!();
+      while (releases.length > 0) await releases.pop()!();
     },
   };
   try {
@@ -71,14 +73,16 @@ async function bindMount(session: BuildSession, mount: BindMount, copyTo: string
   return { type: 'bind', source, destination: mount.target, readonly: true };
 }
 
-async function cacheMount(session: BuildSession, mount: CacheMount): Promise<{ source: string; release: () => void }> {
+async function cacheMount(session: BuildSession, mount: CacheMount): Promise<{ source: string; release: () => Promise<void> }> {
   const id = createHash('sha256').update(mount.id).digest('hex').slice(0, 32);
   let dir = join(session.options.root, 'cache-mounts', id);
+  let scratch: string | undefined;
   if (mount.sharing === 'locked') {
     while (cacheUsers.has(dir)) await cacheUsers.get(dir)!.idle;
   } else if (mount.sharing === 'private' && cacheUsers.has(dir)) {
-    // Busy: this RUN gets a cache of its own, kept beside the shared one.
-    dir = await mkdtemp(`${dir}-private-`);
+    // Busy: this RUN gets a fresh cache of its own, seeded like a new one and gone after the RUN.
+    scratch = await makeScratchDirectory(session.options.root, 'cache');
+    dir = join(scratch, 'cache');
   }
   const user = cacheUsers.get(dir);
   if (user) user.count++;
@@ -87,13 +91,17 @@ async function cacheMount(session: BuildSession, mount: CacheMount): Promise<{ s
     const idle = new Promise<void>((resolve) => (wake = resolve));
     cacheUsers.set(dir, { count: 1, idle, wake });
   }
+  const release = async () => {
+    releaseCache(dir);
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  };
   try {
     await seedCache(session, mount, dir);
   } catch (error) {
-    releaseCache(dir);
+    await release();
     throw error;
   }
-  return { source: dir, release: () => releaseCache(dir) };
+  return { source: dir, release };
 }
 
 function releaseCache(dir: string): void {
@@ -103,27 +111,19 @@ function releaseCache(dir: string): void {
   user.wake();
 }
 
-/** Creates the cache directory the first time: empty with the mount's mode and owner, or a copy of `from`'s `source`. */
+/** Makes the cache directory the first time: empty with the mount's mode and owner, or a copy of `from`'s `source`. */
 async function seedCache(session: BuildSession, mount: CacheMount, dir: string): Promise<void> {
-  const exists = await readdir(dir).then(
-    () => true,
-    () => false,
-  );
-  if (exists) return;
-  const partial = `${dir}.${process.pid}.partial`;
-  await rm(partial, { recursive: true, force: true });
-  if (mount.from) {
-    const source = await (await session.sourceRootfs(mount.from)).hostPath(mount.source);
-    if (!source) throw new Error(`cache mount source "${mount.source}" not found in ${mount.from}`);
-    await cp(source, partial, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-  } else {
-    await mkdir(partial, { recursive: true });
-    await chmod(partial, mount.mode);
-    await chown(partial, mount.uid, mount.gid);
-  }
-  await mkdir(join(dir, '..'), { recursive: true });
-  await rm(dir, { recursive: true, force: true });
-  await rename(partial, dir);
+  await makeDirectoryOnce(dir, async (building) => {
+    if (mount.from) {
+      const source = await (await session.sourceRootfs(mount.from)).hostPath(mount.source);
+      if (!source) throw new Error(`cache mount source "${mount.source}" not found in ${mount.from}`);
+      await cp(source, building, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      await chmod(building, (await stat(source)).mode & 0o7777);
+    } else {
+      await chmod(building, mount.mode);
+      await chown(building, mount.uid, mount.gid);
+    }
+  });
 }
 
 async function secretMount(session: BuildSession, mount: SecretMount, file: string, prepared: PreparedMounts): Promise<void> {
