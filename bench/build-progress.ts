@@ -10,7 +10,7 @@ export interface StepOutcome {
 }
 
 /** The Dockerfile steps (not `[internal]` ones, not FROM) in the order they were printed. */
-export function dockerfileSteps(output: string): StepOutcome[] {
+function dockerfileSteps(output: string): StepOutcome[] {
   const names = new Map<string, string>();
   const cached = new Set<string>();
   for (const line of output.split('\n')) {
@@ -23,7 +23,7 @@ export function dockerfileSteps(output: string): StepOutcome[] {
 }
 
 /** "COPY big/ /app/big/ cached, COPY small/ /app/small/ ran", long instructions cut short. */
-export function describeSteps(steps: readonly StepOutcome[], separator = ', '): string {
+function describeSteps(steps: readonly StepOutcome[], separator = ', '): string {
   return steps.map((step) => `${shorten(step.instruction)} ${step.cached ? 'cached' : 'ran'}`).join(separator);
 }
 

@@ -18,7 +18,7 @@ import { expectSteps, type StepOutcome } from './build-progress.js';
 import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './build-report.js';
 import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
-import { cleanupAll, inTemporaryDir, installCleanupHandlers, onCleanup, trackDir } from './cleanup.js';
+import { inTemporaryDir, installCleanupHandlers, onCleanup, runBenchmark, trackDir } from './cleanup.js';
 import { changeOneFile, FIXTURE_DOCKERFILE, generateContextFixture, restoreChangeTarget, type ContextFixture } from './context-fixture.js';
 import { holdInstanceLock } from './instance-lock.js';
 import { waitedChildrenCpuSeconds } from './proc-stats.js';
@@ -217,10 +217,4 @@ async function main(): Promise<void> {
   log(buildGoalsMet(ctx.results.measurements, SCENARIOS) ? 'All goals met.' : 'Some goals are NOT met (see the goal column).');
 }
 
-main()
-  .then(() => cleanupAll())
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench:build failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    await cleanupAll();
-    process.exitCode = 1;
-  });
+runBenchmark('bench:build', main);

@@ -96,6 +96,20 @@ function cleanupSync(): void {
   }
 }
 
+/**
+ * Runs a benchmark's `main` and then cleans up; if it throws, prints `NAME failed: …` with the
+ * stack, cleans up and sets a failing exit code.
+ */
+export function runBenchmark(name: string, main: () => Promise<void>): void {
+  main()
+    .then(() => cleanupAll())
+    .catch(async (err: unknown) => {
+      process.stderr.write(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      await cleanupAll();
+      process.exitCode = 1;
+    });
+}
+
 export function installCleanupHandlers(): void {
   process.once('exit', cleanupSync);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

@@ -21,7 +21,7 @@ export interface BenchConfig {
 }
 
 /** A non-negative (allowZero) or positive number from the environment variable `name`, else `fallback`. */
-export function positiveNumber(name: string, fallback: number, allowZero = false): number {
+function positiveNumber(name: string, fallback: number, allowZero = false): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);

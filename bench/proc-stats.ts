@@ -15,20 +15,30 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
+/** Fields 14 to 17 of /proc/PID/stat (utime, stime, cutime, cstime), as indexes after "(comm) ". */
+const UTIME = 11;
+const STIME = 12;
+const CUTIME = 13;
+const CSTIME = 14;
+
+/** The sum of those fields of /proc/`pid`/stat, in seconds; NaN if unreadable. */
+function statSeconds(pid: number | 'self', fields: readonly number[]): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)" start with state, field 3.
+    const values = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields.reduce((sum, field) => sum + Number(values[field]), 0) / ticksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /**
  * User + system CPU seconds consumed so far by all threads of the process, plus with
  * `waitedChildren` those of its children that have exited and been waited for; NaN if unreadable.
  */
 export function cpuSeconds(pid: number, waitedChildren = false): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)": state is field 3, utime field 14, stime field 15, cutime 16, cstime 17.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const own = Number(fields[11]) + Number(fields[12]);
-    return (waitedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) / ticksPerSecond();
-  } catch {
-    return Number.NaN;
-  }
+  return statSeconds(pid, waitedChildren ? [UTIME, STIME, CUTIME, CSTIME] : [UTIME, STIME]);
 }
 
 /** Peak resident set size (VmHWM) in bytes, or NaN if unreadable. */
@@ -44,12 +54,5 @@ export function peakRssBytes(pid: number): number {
 
 /** User + system CPU seconds of this process's children that have exited and been waited for (cutime + cstime). */
 export function waitedChildrenCpuSeconds(): number {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    // Fields after "(comm)": cutime is field 16, cstime field 17.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[13]) + Number(fields[14])) / ticksPerSecond();
-  } catch {
-    return Number.NaN;
-  }
+  return statSeconds('self', [CUTIME, CSTIME]);
 }

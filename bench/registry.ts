@@ -10,7 +10,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { WHARF_BIN } from '../test/support/wharf-process.js';
-import { cleanupAll, installCleanupHandlers, removeDir, trackDir } from './cleanup.js';
+import { installCleanupHandlers, removeDir, runBenchmark, trackDir } from './cleanup.js';
 import { readConfig, type BenchConfig, type ServerName } from './config.js';
 import { distributionVersion, startDistribution } from './distribution.js';
 import { buildImageFixture, type ImageFixture } from './image-fixture.js';
@@ -234,10 +234,4 @@ async function main(): Promise<void> {
   if (config.servers.length === 2) log(goalsMet(metrics, ctx.measurements) ? 'All goals met.' : 'Some goals are NOT met (see status column).');
 }
 
-main()
-  .then(() => cleanupAll())
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    await cleanupAll();
-    process.exitCode = 1;
-  });
+runBenchmark('bench', main);

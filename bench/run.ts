@@ -20,7 +20,7 @@ import { expectSteps, type StepOutcome } from './build-progress.js';
 import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './build-report.js';
 import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
-import { cleanupAll, installCleanupHandlers, onCleanup, trackDir } from './cleanup.js';
+import { installCleanupHandlers, onCleanup, runBenchmark, trackDir } from './cleanup.js';
 import { EXPORT_SERIES, exportMarkdownTable, exportRatio, exportTable, recordExport, type ExportMeasurements, type ExportSeries } from './export-report.js';
 import { log, sync } from './host-commands.js';
 import { holdInstanceLock } from './instance-lock.js';
@@ -239,10 +239,4 @@ async function main(): Promise<void> {
   log(buildGoalsMet(ctx.results.measurements, RUN_SCENARIOS) ? 'All goals met.' : 'Some goals are NOT met (see the goal column).');
 }
 
-main()
-  .then(() => cleanupAll())
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench:run failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    await cleanupAll();
-    process.exitCode = 1;
-  });
+runBenchmark('bench:run', main);

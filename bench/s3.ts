@@ -11,7 +11,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { startS3Server, S3RVER_ENV, type S3Server } from '../test/support/s3-server.js';
-import { cleanupAll, installCleanupHandlers, removeDir, trackChild, trackDir } from './cleanup.js';
+import { installCleanupHandlers, removeDir, runBenchmark, trackChild, trackDir } from './cleanup.js';
 import { positiveInteger } from './config.js';
 import { measureHashThroughput } from './hash-state.js';
 import { log, sync, tryCommand } from './host-commands.js';
@@ -229,10 +229,4 @@ async function main(): Promise<void> {
   log(markdownGrid(['Metric', 'filesystem', 'S3 (s3rver, same machine)'], body));
 }
 
-main()
-  .then(() => cleanupAll())
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    await cleanupAll();
-    process.exitCode = 1;
-  });
+runBenchmark('bench', main);

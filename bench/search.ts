@@ -14,7 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cleanEnv, WHARF_BIN } from '../test/support/wharf-process.js';
-import { cleanupAll, installCleanupHandlers } from './cleanup.js';
+import { installCleanupHandlers, runBenchmark } from './cleanup.js';
 import { positiveInteger } from './config.js';
 import { log, tryCommand } from './host-commands.js';
 import { holdInstanceLock } from './instance-lock.js';
@@ -155,10 +155,4 @@ function fmtMs(ms: number): string {
   return ms.toFixed(2);
 }
 
-main()
-  .then(() => cleanupAll())
-  .catch(async (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    await cleanupAll();
-    process.exitCode = 1;
-  });
+runBenchmark('bench', main);

@@ -7,7 +7,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import {
   AddSourceError,
   archiveCompression,
@@ -21,34 +20,10 @@ import { planCopy, type CopyPlanOptions } from '../../builder/context/copy-plan.
 import { freePort } from '../support/free-port.js';
 import type { FileEntry, LayerEntry } from '../../shared/layer/layer-entry.js';
 import { layerTarRecords } from '../../shared/layer/tar-writer.js';
-import { describe as entryLines, removeDir, tempDir } from './fixtures.js';
+import { describe as entryLines, removeDir, tarOf, tempDir, type TarItem } from './fixtures.js';
 
 const T2003 = 1_046_649_600;
 const EPOCH = 1_700_000_000;
-
-/** One archive member: a tar-stream header and, for files, its text. */
-type TarItem = { header: Record<string, unknown> & { name: string }; content?: string };
-
-/** A tar archive of the items, built in memory. */
-async function tarOf(items: readonly TarItem[]): Promise<Buffer> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    archive.on('data', (chunk: unknown) => {
-      chunks.push(chunk as Buffer);
-    });
-    archive.on('end', resolve);
-    archive.on('error', reject);
-  });
-  for (const item of items) {
-    await new Promise<void>((resolve, reject) =>
-      archive.entry(item.header as never, item.content ?? '', (error) => (error ? reject(error) : resolve())),
-    );
-  }
-  archive.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 const owner = { uid: 1000, gid: 1001, mtime: new Date(T2003 * 1000) };
 const ARCHIVE: TarItem[] = [

@@ -9,13 +9,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import { resolveAddSources } from '../../builder/context/add-source.js';
 import { SourceTree } from '../../builder/context/build-context.js';
 import { planCopy, resolveChown, rootfsLookup, type CopyPlanOptions } from '../../builder/context/copy-plan.js';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
 import { docker, dockerUnavailableReason, run, testImage } from '../e2e/harness.js';
-import { makeTree, removeDir, tempDir } from './fixtures.js';
+import { makeTree, removeDir, tarOf, tempDir } from './fixtures.js';
 
 const unavailable = await dockerUnavailableReason();
 if (unavailable) console.log(`# skipping BuildKit comparisons: ${unavailable}`);
@@ -204,29 +203,14 @@ describe('COPY/ADD planned like BuildKit lays them out', { skip: unavailable ?? 
 });
 
 /** The archive ADD extracts: owned entries, a hardlink, symlinks, a file without parent entries. */
-async function archive(): Promise<Buffer> {
+function archive(): Promise<Buffer> {
   const owner = { uid: 1000, gid: 1001, mtime: new Date(T2003 * 1000) };
-  const items: [Record<string, unknown>, string?][] = [
-    [{ name: 'top/', type: 'directory', mode: 0o755, ...owner }],
-    [{ name: 'top/in/', type: 'directory', mode: 0o700, ...owner }],
-    [{ name: 'top/in/one', type: 'file', mode: 0o600, ...owner }, 'one\n'],
-    [{ name: 'top/hl', type: 'link', linkname: 'top/in/one', mode: 0o600, ...owner }],
-    [{ name: 'top/in/sl', type: 'symlink', linkname: 'one', mode: 0o777, ...owner }],
-    [{ name: 'orphan/deep/file', type: 'file', mode: 0o640, ...owner }, 'deep\n'],
-  ];
-  const tar = pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    tar.on('data', (chunk: unknown) => {
-      chunks.push(chunk as Buffer);
-    });
-    tar.on('end', resolve);
-    tar.on('error', reject);
-  });
-  for (const [header, content] of items) {
-    await new Promise<void>((resolve, reject) => tar.entry(header as never, content ?? '', (error) => (error ? reject(error) : resolve())));
-  }
-  tar.finalize();
-  await done;
-  return Buffer.concat(chunks);
+  return tarOf([
+    { header: { name: 'top/', type: 'directory', mode: 0o755, ...owner } },
+    { header: { name: 'top/in/', type: 'directory', mode: 0o700, ...owner } },
+    { header: { name: 'top/in/one', type: 'file', mode: 0o600, ...owner }, content: 'one\n' },
+    { header: { name: 'top/hl', type: 'link', linkname: 'top/in/one', mode: 0o600, ...owner } },
+    { header: { name: 'top/in/sl', type: 'symlink', linkname: 'one', mode: 0o777, ...owner } },
+    { header: { name: 'orphan/deep/file', type: 'file', mode: 0o640, ...owner }, content: 'deep\n' },
+  ]);
 }

@@ -2,6 +2,7 @@
 import { chmod, link, lchown, lutimes, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pack } from 'tar-stream';
 import type { ExistingPath } from '../../builder/context/copy-plan.js';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
 
@@ -71,4 +72,28 @@ export function memoryLookup(spec: Readonly<Record<string, Partial<ExistingPath>
     const found = spec[path];
     return found ? { mode: 0o755, uid: 0, gid: 0, mtime: 1_000_000, ...found } : undefined;
   };
+}
+
+/** One archive member: a tar-stream header and, for files, its text. */
+export type TarItem = { header: Record<string, unknown> & { name: string }; content?: string };
+
+/** A tar archive of the items, built in memory. */
+export async function tarOf(items: readonly TarItem[]): Promise<Buffer> {
+  const archive = pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    archive.on('data', (chunk: unknown) => {
+      chunks.push(chunk as Buffer);
+    });
+    archive.on('end', resolve);
+    archive.on('error', reject);
+  });
+  for (const item of items) {
+    await new Promise<void>((resolve, reject) =>
+      archive.entry(item.header as never, item.content ?? '', (error) => (error ? reject(error) : resolve())),
+    );
+  }
+  archive.finalize();
+  await done;
+  return Buffer.concat(chunks);
 }

@@ -3,10 +3,8 @@
 import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { BUSYBOX_PATH } from '../e2e/images.js';
 import { tempDir } from '../support/temp-dir.js';
-
-/** Where Debian's busybox-static puts the binary. */
-const BUSYBOX = '/bin/busybox';
 
 const APPLETS = ['sh', 'awk', 'cat', 'cut', 'echo', 'env', 'grep', 'hostname', 'id', 'ls', 'mkdir', 'pwd', 'sleep', 'sort', 'touch', 'tr', 'true'];
 
@@ -19,7 +17,7 @@ export const GROUP = ['root:x:0:', 'staff:x:50:app', 'audio:x:63:other,app', 'ap
 export async function busyboxRootfs(t: TestContext): Promise<string> {
   const rootfs = join(await tempDir(t, 'wharf-rootfs-'), 'rootfs');
   for (const dir of ['bin', 'etc', 'dev', 'proc', 'sys', 'root', 'tmp']) await mkdir(join(rootfs, dir), { recursive: true });
-  await copyFile(BUSYBOX, join(rootfs, 'bin', 'busybox'));
+  await copyFile(BUSYBOX_PATH, join(rootfs, 'bin', 'busybox'));
   for (const applet of APPLETS) await symlink('busybox', join(rootfs, 'bin', applet));
   await writeFile(join(rootfs, 'etc', 'passwd'), PASSWD);
   await writeFile(join(rootfs, 'etc', 'group'), GROUP);
