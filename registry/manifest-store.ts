@@ -6,8 +6,8 @@ import type { BlobStore } from './blob-store.js';
 import { RegistryError } from './errors.js';
 import { ManifestCache, type StoredManifest } from './manifest-cache.js';
 import { parseManifest, sniffMediaType } from './manifest-parser.js';
+import { listDigests } from './repositories.js';
 import { PathNotFoundError, type StorageDriver } from './storage/driver.js';
-import { listOrEmpty } from './storage/list-or-empty.js';
 import { StoragePaths } from './storage/paths.js';
 
 const MANIFEST_CACHE_BYTES = 64 * 1024 * 1024;
@@ -116,15 +116,8 @@ export class ManifestStore {
 
   /** Descriptors of the manifests whose subject is `subject`, optionally only those of one artifactType. */
   async referrers(name: string, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
-    const digests: Digest[] = [];
-    for (const algorithmFolder of await listOrEmpty(this.driver, StoragePaths.referrers(name, subject))) {
-      const algorithm = algorithmFolder.slice(algorithmFolder.lastIndexOf('/') + 1);
-      for (const hexFolder of await listOrEmpty(this.driver, algorithmFolder)) {
-        digests.push(`${algorithm}:${hexFolder.slice(hexFolder.lastIndexOf('/') + 1)}` as Digest);
-      }
-    }
     const descriptors: Descriptor[] = [];
-    for (const digest of digests.sort()) {
+    for (const digest of await listDigests(this.driver, StoragePaths.referrers(name, subject))) {
       let stored: StoredManifest;
       try {
         stored = await this.load(digest);

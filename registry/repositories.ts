@@ -1,4 +1,5 @@
 import { mapConcurrently } from '../shared/concurrency.js';
+import type { Digest } from '../shared/digest.js';
 import type { StorageDriver } from './storage/driver.js';
 import { listOrEmpty } from './storage/list-or-empty.js';
 import { StoragePaths } from './storage/paths.js';
@@ -47,12 +48,12 @@ export async function listRepositoryFolders(driver: StorageDriver, marker: '_man
   return names.sort();
 }
 
-/** Every manifest digest the repository holds (its revisions), sorted. */
-export async function listRevisions(driver: StorageDriver, name: string): Promise<string[]> {
-  const digests: string[] = [];
-  for (const algorithmFolder of await listOrEmpty(driver, StoragePaths.revisionsRoot(name))) {
+/** The digests of an `<algorithm>/<hex>` folder tree (a repository's revisions, a subject's referrers), sorted; none when it is absent. */
+export async function listDigests(driver: StorageDriver, root: string): Promise<Digest[]> {
+  const digests: Digest[] = [];
+  for (const algorithmFolder of await listOrEmpty(driver, root)) {
     const algorithm = algorithmFolder.slice(algorithmFolder.lastIndexOf('/') + 1);
-    for (const hexFolder of await listOrEmpty(driver, algorithmFolder)) digests.push(`${algorithm}:${hexFolder.slice(hexFolder.lastIndexOf('/') + 1)}`);
+    for (const hexFolder of await listOrEmpty(driver, algorithmFolder)) digests.push(`${algorithm}:${hexFolder.slice(hexFolder.lastIndexOf('/') + 1)}` as Digest);
   }
   return digests.sort();
 }

@@ -5,7 +5,7 @@ import type { Platform } from '../../shared/oci.js';
 import type { BlobStore } from '../blob-store.js';
 import type { ManifestChange } from '../manifest-store.js';
 import { parseManifest, sniffMediaType } from '../manifest-parser.js';
-import { listRevisions } from '../repositories.js';
+import { listDigests } from '../repositories.js';
 import { PathNotFoundError, type StorageDriver } from '../storage/driver.js';
 import { listOrEmpty } from '../storage/list-or-empty.js';
 import { StoragePaths } from '../storage/paths.js';
@@ -28,7 +28,7 @@ export class RepositoryReader {
 
   /** Every manifest and tag of the repository. */
   async readAll(name: string): Promise<RepositoryPatch> {
-    const [digests, tagFolders] = await Promise.all([listRevisions(this.driver, name), listOrEmpty(this.driver, StoragePaths.tagsRoot(name))]);
+    const [digests, tagFolders] = await Promise.all([listDigests(this.driver, StoragePaths.revisionsRoot(name)), listOrEmpty(this.driver, StoragePaths.tagsRoot(name))]);
     const tags = await this.readTags(name, tagFolders.map((folder) => folder.slice(folder.lastIndexOf('/') + 1)));
     return { name, complete: true, manifests: await this.readManifests(name, digests), tags };
   }

@@ -271,15 +271,13 @@ export class SearchDatabase {
   repository(name: string): RepositorySummary | undefined {
     const row = this.statement('SELECT * FROM repositories WHERE name = ?').get(name) as RepositoryRow | undefined;
     if (row === undefined) return undefined;
-    const tags = this.statement(
-      'SELECT t.tag AS name, t.digest, m.size, m.pushed_at FROM tags t JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest WHERE t.repository_id = ? ORDER BY t.tag',
-    ).all(row.id) as { name: string; digest: string; size: number; pushed_at: number }[];
+    const tags = this.tagResults(row.id, 't.tag');
     const tagsOf = new Map<string, string[]>();
     for (const tag of tags) tagsOf.set(tag.digest, [...(tagsOf.get(tag.digest) ?? []), tag.name]);
     const manifests = this.statement('SELECT * FROM manifests WHERE repository_id = ? ORDER BY pushed_at DESC, digest').all(row.id) as ManifestRow[];
     return {
       ...this.results([row.id])[0]!,
-      tags: tags.map((tag) => ({ name: tag.name, digest: tag.digest, size: tag.size, pushedAt: isoTime(tag.pushed_at) })),
+      tags,
       manifests: manifests.map((m) => ({
         digest: m.digest,
         mediaType: m.media_type,
@@ -318,6 +316,15 @@ export class SearchDatabase {
         tags: JSON.parse(row.recent_tags) as TagResult[],
       };
     });
+  }
+
+  /** The repository's tags (at most `limit`; -1 for all) in this order, with the size and push time of the manifests they name. */
+  private tagResults(id: number, order: 't.tag' | 'm.pushed_at DESC, t.tag', limit = -1): TagResult[] {
+    const rows = this.statement(
+      `SELECT t.tag AS name, t.digest, m.size, m.pushed_at FROM tags t JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+       WHERE t.repository_id = ? ORDER BY ${order} LIMIT ?`,
+    ).all(id, limit) as { name: string; digest: string; size: number; pushed_at: number }[];
+    return rows.map((tag) => ({ name: tag.name, digest: tag.digest, size: tag.size, pushedAt: isoTime(tag.pushed_at) }));
   }
 
   private repositoryId(name: string): number | undefined {
@@ -375,11 +382,7 @@ export class SearchDatabase {
     this.statement(
       "INSERT OR IGNORE INTO repository_artifact_types (repository_id, artifact_type) SELECT ?, artifact_type FROM manifests WHERE repository_id = ? AND artifact_type != ''",
     ).run(id, id);
-    const recentTags = this.statement(
-      `SELECT t.tag AS name, t.digest, m.size, m.pushed_at FROM tags t JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
-       WHERE t.repository_id = ? ORDER BY m.pushed_at DESC, t.tag LIMIT ${RESULT_TAGS}`,
-    ).all(id) as { name: string; digest: string; size: number; pushed_at: number }[];
-    const recent = recentTags.map((tag) => ({ name: tag.name, digest: tag.digest, size: tag.size, pushedAt: isoTime(tag.pushed_at) }));
+    const recent = this.tagResults(id, 'm.pushed_at DESC, t.tag', RESULT_TAGS);
     this.statement(
       `UPDATE repositories SET digest = @digest, size = @size, description = @description, labels = @labels, pushed_at = @pushedAt,
          recent_tags = @recentTags,

@@ -46,6 +46,8 @@ export class SearchIndex {
   private applied = new Set<string>();
   /** When the last successful journal read began (ms): changes recorded before it are applied. */
   private syncedAt = 0;
+  /** The journal's ids as the last successful sync listed them: what upkeep prunes. */
+  private listed: readonly string[] = [];
   private syncing: Promise<void> | undefined;
   private nextSync: Promise<void> | undefined;
   private readonly repositoryWork = new Map<string, Promise<void>>();
@@ -249,6 +251,7 @@ export class SearchIndex {
       }
       const listed = new Set(ids);
       for (const id of this.applied) if (!listed.has(id)) this.applied.delete(id);
+      this.listed = ids;
       this.syncedAt = startedAt;
     } catch (error) {
       // Answering from an index a moment behind beats failing the request; the next sync retries.
@@ -291,7 +294,8 @@ export class SearchIndex {
       await this.sync();
       if (this.db !== db) return;
       db.setMeta('synced_at', String(this.syncedAt));
-      await this.journal.prune(await this.journal.ids(), JOURNAL_RETENTION_MS, ABANDONED_CHANGES_MS);
+      // The sync just listed the journal: pruning works from that listing rather than a second one.
+      await this.journal.prune(this.listed, JOURNAL_RETENTION_MS, ABANDONED_CHANGES_MS);
     } catch (error) {
       this.log.warn({ err: error }, 'search index upkeep failed');
     }

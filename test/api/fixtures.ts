@@ -17,10 +17,10 @@ export type Response = LightMyRequestResponse;
 /**
  * A registry over fresh storage (memory, or S3 with WHARF_TEST_STORAGE=s3), closed when the test
  * ends. Two apps given the same `storage` are two instances of one registry (or one registry
- * before and after a restart).
+ * before and after a restart). The search index is in memory unless `searchIndex` names a file.
  */
-export async function newApp(t: TestContext, storage?: StorageDriver): Promise<App> {
-  const app = await createApp({ storage: storage ?? (await newTestStorage()), logger: false });
+export async function newApp(t: TestContext, storage?: StorageDriver, searchIndex?: string): Promise<App> {
+  const app = await createApp({ storage: storage ?? (await newTestStorage()), searchIndex, logger: false });
   t.after(() => app.close());
   return app;
 }

@@ -6,7 +6,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import { createApp } from '../../registry/app.js';
 import { paginate } from '../../registry/pagination.js';
 import { allowAll } from '../../registry/pull-access.js';
 import { IndexJournal } from '../../registry/search/index-journal.js';
@@ -22,8 +21,7 @@ import { newApp, pushImage, putManifest, type App } from './fixtures.js';
 
 /** An app over `storage` with its search index at `searchIndex`, closed after the test. */
 async function appWithIndex(t: TestContext, storage: StorageDriver, searchIndex: string): Promise<App> {
-  const app = await createApp({ storage, searchIndex, logger: false });
-  t.after(() => app.close());
+  const app = await newApp(t, storage, searchIndex);
   await indexReady(app);
   return app;
 }
@@ -93,8 +91,7 @@ test('while the index cannot be used, the catalog and tag lists come from storag
   // Another process holds this index file: the registry serves without search.
   const holder = SearchDatabase.open(join(dir, 'held.db'), { exclusive: true });
   t.after(() => holder.close());
-  const walking = await createApp({ storage, searchIndex: join(dir, 'held.db'), logger: false });
-  t.after(() => walking.close());
+  const walking = await newApp(t, storage, join(dir, 'held.db'));
   for (const url of ['/v2/_catalog', '/v2/_catalog?n=2', '/v2/_catalog?n=2&last=a/b', '/v2/_catalog?last=lib', '/v2/_catalog?n=0', '/v2/lib/x/tags/list?n=2', '/v2/gone/repo/tags/list']) {
     const [fromIndex, fromWalk] = [await indexed.inject({ url }), await walking.inject({ url })];
     assert.deepEqual([fromWalk.statusCode, fromWalk.headers.link, fromWalk.json()], [fromIndex.statusCode, fromIndex.headers.link, fromIndex.json()], url);
@@ -133,17 +130,25 @@ describe('several instances on one storage', () => {
   });
 });
 
+/**
+ * A registry with its index in a file, which pushed `kept/one`; then `sneaky/repo` is written behind
+ * its back, so only an index rebuilt from storage knows it. The registry is left running.
+ */
+async function indexMissingARepository(t: TestContext): Promise<{ storage: FilesystemDriver; path: string; app: App }> {
+  const dir = await tempDir(t);
+  const storage = new FilesystemDriver(join(dir, 'storage'));
+  const path = join(dir, 'index.db');
+  const app = await appWithIndex(t, storage, path);
+  const image = await pushImage(app, 'kept/one', { tag: 'latest' });
+  await storage.putContent(StoragePaths.revisionLink('sneaky/repo', image.digest), Buffer.from(image.digest));
+  return { storage, path, app };
+}
+
 describe('the index file', () => {
   test('is reused at restart, and rebuilt when storage starts a new generation', async (t) => {
-    const dir = await tempDir(t);
-    const storage = new FilesystemDriver(join(dir, 'storage'));
-    const path = join(dir, 'index.db');
-    const first = await appWithIndex(t, storage, path);
-    const image = await pushImage(first, 'kept/one', { tag: 'latest' });
+    const { storage, path, app: first } = await indexMissingARepository(t);
     await first.close();
-
-    // Written behind the registry's back: a reused index does not know it.
-    await storage.putContent(StoragePaths.revisionLink('sneaky/repo', image.digest), Buffer.from(image.digest));
+    // A reused index does not know sneaky/repo.
     const second = await appWithIndex(t, storage, path);
     assert.deepEqual(await searchNames(second, ''), ['kept/one']);
     await second.close();
@@ -154,13 +159,8 @@ describe('the index file', () => {
   });
 
   test('of another schema version, or damaged, is rebuilt at start', async (t) => {
-    const dir = await tempDir(t);
-    const storage = new FilesystemDriver(join(dir, 'storage'));
-    const path = join(dir, 'index.db');
-    const first = await appWithIndex(t, storage, path);
-    const image = await pushImage(first, 'kept/one', { tag: 'latest' });
+    const { storage, path, app: first } = await indexMissingARepository(t);
     await first.close();
-    await storage.putContent(StoragePaths.revisionLink('sneaky/repo', image.digest), Buffer.from(image.digest));
 
     const db = new Database(path);
     db.prepare("UPDATE meta SET value = '0' WHERE key = 'schema_version'").run();
@@ -191,12 +191,7 @@ describe('the index file', () => {
   });
 
   test('held by a running registry: reindex starts a new generation, and the registry rebuilds its index', async (t) => {
-    const dir = await tempDir(t);
-    const storage = new FilesystemDriver(join(dir, 'storage'));
-    const path = join(dir, 'index.db');
-    const app = await appWithIndex(t, storage, path);
-    const image = await pushImage(app, 'kept/one', { tag: 'latest' });
-    await storage.putContent(StoragePaths.revisionLink('sneaky/repo', image.digest), Buffer.from(image.digest));
+    const { storage, path, app } = await indexMissingARepository(t);
     const outcome = await reindex(storage, path);
     assert.equal(outcome.rebuilt, false);
     await eventually('the running registry rebuilt its index', 20_000, async () => ((await searchNames(app, '')).includes('sneaky/repo') ? true : undefined));
