@@ -5,6 +5,7 @@ import { Digester, splitDigest, type Digest, type DigestAlgorithm } from '../sha
 import type { BlobStore } from './blob-store.js';
 import { RegistryError } from './errors.js';
 import { PathNotFoundError, type FileWriter, type StorageDriver } from './storage/driver.js';
+import { listOrEmpty } from './storage/list-or-empty.js';
 import { StoragePaths } from './storage/paths.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -115,14 +116,7 @@ export class UploadSessions {
   async purge(olderThan: Date, repositories: readonly string[]): Promise<number> {
     let purged = 0;
     for (const name of repositories) {
-      let sessions: string[];
-      try {
-        sessions = await this.driver.list(StoragePaths.uploadsRoot(name));
-      } catch (error) {
-        if (error instanceof PathNotFoundError) continue;
-        throw error;
-      }
-      for (const session of sessions) {
+      for (const session of await listOrEmpty(this.driver, StoragePaths.uploadsRoot(name))) {
         const id = session.slice(session.lastIndexOf('/') + 1);
         if (this.busy.has(id)) continue;
         const startedAt = await this.startedAt(name, id);
