@@ -99,17 +99,23 @@ export class UploadSessions {
       this.runningHashes.delete(id);
       const actual = digester?.digest() ?? (await this.hashStored(data, algorithm));
       if (actual !== digest) {
-        await this.remove(name, id);
+        await this.cancel(name, id);
         throw new RegistryError('DIGEST_INVALID', `upload has digest ${actual}, not ${digest}`, { digest });
       }
       await this.blobs.commit(name, digest, data);
-      await this.remove(name, id);
+      await this.cancel(name, id);
     });
   }
 
   /** Ends a session and deletes what it received. */
   async cancel(name: string, id: string): Promise<void> {
-    await this.remove(name, id);
+    this.runningHashes.delete(id);
+    try {
+      await this.driver.delete(StoragePaths.upload(name, id));
+    } catch (error) {
+      if (error instanceof PathNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+      throw error;
+    }
   }
 
   /** Deletes sessions started before `olderThan` in every repository; returns how many. */
@@ -145,16 +151,6 @@ export class UploadSessions {
   private async requireSession(name: string, id: string): Promise<void> {
     if (!UPLOAD_ID.test(id) || !(await this.driver.stat(StoragePaths.uploadStartedAt(name, id)))) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
-    }
-  }
-
-  private async remove(name: string, id: string): Promise<void> {
-    this.runningHashes.delete(id);
-    try {
-      await this.driver.delete(StoragePaths.upload(name, id));
-    } catch (error) {
-      if (error instanceof PathNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
-      throw error;
     }
   }
 
