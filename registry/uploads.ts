@@ -56,21 +56,9 @@ export class UploadSessions {
   /** Appends a chunk streamed from `body`; returns the new offset. A failed chunk leaves the session as it was. */
   async append(name: string, id: string, body: Readable, bounds: ChunkBounds = {}): Promise<number> {
     return this.exclusively(id, async () => {
-      await this.requireSession(name, id);
-      const writer = await this.driver.writer(StoragePaths.uploadData(name, id), true);
-      this.appendingFrom.set(id, writer.size());
-      try {
-        const digester = this.runningHash(id, writer, 'sha256');
-        await this.write(writer, body, bounds, digester);
-        await writer.close();
-        this.remember(id, writer.version(), digester);
-        return writer.size();
-      } catch (error) {
-        await writer.cancel();
-        throw error;
-      } finally {
-        this.appendingFrom.delete(id);
-      }
+      const { writer, digester } = await this.writeChunk(name, id, 'sha256', { body, bounds }, (writer) => writer.close());
+      this.remember(id, writer.version(), digester);
+      return writer.size();
     });
   }
 
@@ -82,20 +70,7 @@ export class UploadSessions {
     const [algorithm] = splitDigest(digest);
     const data = StoragePaths.uploadData(name, id);
     await this.exclusively(id, async () => {
-      await this.requireSession(name, id);
-      const writer = await this.driver.writer(data, true);
-      this.appendingFrom.set(id, writer.size());
-      let digester: Digester | undefined;
-      try {
-        digester = this.runningHash(id, writer, algorithm);
-        if (finalChunk) await this.write(writer, finalChunk.body, finalChunk.bounds, digester);
-        await writer.commit();
-      } catch (error) {
-        await writer.cancel();
-        throw error;
-      } finally {
-        this.appendingFrom.delete(id);
-      }
+      const { digester } = await this.writeChunk(name, id, algorithm, finalChunk, (writer) => writer.commit());
       this.runningHashes.delete(id);
       const actual = digester?.digest() ?? (await this.hashStored(data, algorithm));
       if (actual !== digest) {
@@ -151,6 +126,33 @@ export class UploadSessions {
   private async requireSession(name: string, id: string): Promise<void> {
     if (!UPLOAD_ID.test(id) || !(await this.driver.stat(StoragePaths.uploadStartedAt(name, id)))) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+    }
+  }
+
+  /**
+   * Opens the session's bytes for appending, streams the chunk (if any) in through the running hash
+   * and ends the writer with `finish`; a failure undoes the chunk. Returns the writer and the hash.
+   */
+  private async writeChunk(
+    name: string,
+    id: string,
+    algorithm: DigestAlgorithm,
+    chunk: { body: Readable; bounds: ChunkBounds } | undefined,
+    finish: (writer: FileWriter) => Promise<void>,
+  ): Promise<{ writer: FileWriter; digester: Digester | undefined }> {
+    await this.requireSession(name, id);
+    const writer = await this.driver.writer(StoragePaths.uploadData(name, id), true);
+    this.appendingFrom.set(id, writer.size());
+    try {
+      const digester = this.runningHash(id, writer, algorithm);
+      if (chunk) await this.write(writer, chunk.body, chunk.bounds, digester);
+      await finish(writer);
+      return { writer, digester };
+    } catch (error) {
+      await writer.cancel();
+      throw error;
+    } finally {
+      this.appendingFrom.delete(id);
     }
   }
 
