@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { createApp } from './app.js';
 import { ConfigError, type ServeConfig } from './config.js';
-import { PathNotFoundError, type StorageDriver } from './storage/driver.js';
+import type { StorageDriver } from './storage/driver.js';
+import { listOrEmpty } from './storage/list-or-empty.js';
 import { openStorage } from './storage/open-storage.js';
 
 // setTimeout turns a longer delay into 1 ms: a 30d setting must mean "very long", not "now".
@@ -62,10 +63,9 @@ export async function serve(config: ServeConfig): Promise<void> {
  */
 async function checkReachable(storage: StorageDriver): Promise<void> {
   try {
-    await storage.list('/');
-  } catch (error) {
     // An empty or not yet created storage is fine: the first write makes it.
-    if (error instanceof PathNotFoundError) return;
+    await listOrEmpty(storage, '/');
+  } catch (error) {
     throw new ConfigError(`--storage: cannot use ${storage.name}: ${(error as Error).message}`);
   }
 }

@@ -5,6 +5,7 @@ import { Digester, splitDigest, type Digest, type DigestAlgorithm } from '../sha
 import type { BlobStore } from './blob-store.js';
 import { RegistryError } from './errors.js';
 import { PathNotFoundError, type FileWriter, type StorageDriver } from './storage/driver.js';
+import { listOrEmpty } from './storage/list-or-empty.js';
 import { StoragePaths } from './storage/paths.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -55,21 +56,9 @@ export class UploadSessions {
   /** Appends a chunk streamed from `body`; returns the new offset. A failed chunk leaves the session as it was. */
   async append(name: string, id: string, body: Readable, bounds: ChunkBounds = {}): Promise<number> {
     return this.exclusively(id, async () => {
-      await this.requireSession(name, id);
-      const writer = await this.driver.writer(StoragePaths.uploadData(name, id), true);
-      this.appendingFrom.set(id, writer.size());
-      try {
-        const digester = this.runningHash(id, writer, 'sha256');
-        await this.write(writer, body, bounds, digester);
-        await writer.close();
-        this.remember(id, writer.version(), digester);
-        return writer.size();
-      } catch (error) {
-        await writer.cancel();
-        throw error;
-      } finally {
-        this.appendingFrom.delete(id);
-      }
+      const { writer, digester } = await this.writeChunk(name, id, 'sha256', { body, bounds }, (writer) => writer.close());
+      this.remember(id, writer.version(), digester);
+      return writer.size();
     });
   }
 
@@ -81,48 +70,34 @@ export class UploadSessions {
     const [algorithm] = splitDigest(digest);
     const data = StoragePaths.uploadData(name, id);
     await this.exclusively(id, async () => {
-      await this.requireSession(name, id);
-      const writer = await this.driver.writer(data, true);
-      this.appendingFrom.set(id, writer.size());
-      let digester: Digester | undefined;
-      try {
-        digester = this.runningHash(id, writer, algorithm);
-        if (finalChunk) await this.write(writer, finalChunk.body, finalChunk.bounds, digester);
-        await writer.commit();
-      } catch (error) {
-        await writer.cancel();
-        throw error;
-      } finally {
-        this.appendingFrom.delete(id);
-      }
+      const { digester } = await this.writeChunk(name, id, algorithm, finalChunk, (writer) => writer.commit());
       this.runningHashes.delete(id);
       const actual = digester?.digest() ?? (await this.hashStored(data, algorithm));
       if (actual !== digest) {
-        await this.remove(name, id);
+        await this.cancel(name, id);
         throw new RegistryError('DIGEST_INVALID', `upload has digest ${actual}, not ${digest}`, { digest });
       }
       await this.blobs.commit(name, digest, data);
-      await this.remove(name, id);
+      await this.cancel(name, id);
     });
   }
 
   /** Ends a session and deletes what it received. */
   async cancel(name: string, id: string): Promise<void> {
-    await this.remove(name, id);
+    this.runningHashes.delete(id);
+    try {
+      await this.driver.delete(StoragePaths.upload(name, id));
+    } catch (error) {
+      if (error instanceof PathNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+      throw error;
+    }
   }
 
   /** Deletes sessions started before `olderThan` in every repository; returns how many. */
   async purge(olderThan: Date, repositories: readonly string[]): Promise<number> {
     let purged = 0;
     for (const name of repositories) {
-      let sessions: string[];
-      try {
-        sessions = await this.driver.list(StoragePaths.uploadsRoot(name));
-      } catch (error) {
-        if (error instanceof PathNotFoundError) continue;
-        throw error;
-      }
-      for (const session of sessions) {
+      for (const session of await listOrEmpty(this.driver, StoragePaths.uploadsRoot(name))) {
         const id = session.slice(session.lastIndexOf('/') + 1);
         if (this.busy.has(id)) continue;
         const startedAt = await this.startedAt(name, id);
@@ -154,13 +129,30 @@ export class UploadSessions {
     }
   }
 
-  private async remove(name: string, id: string): Promise<void> {
-    this.runningHashes.delete(id);
+  /**
+   * Opens the session's bytes for appending, streams the chunk (if any) in through the running hash
+   * and ends the writer with `finish`; a failure undoes the chunk. Returns the writer and the hash.
+   */
+  private async writeChunk(
+    name: string,
+    id: string,
+    algorithm: DigestAlgorithm,
+    chunk: { body: Readable; bounds: ChunkBounds } | undefined,
+    finish: (writer: FileWriter) => Promise<void>,
+  ): Promise<{ writer: FileWriter; digester: Digester | undefined }> {
+    await this.requireSession(name, id);
+    const writer = await this.driver.writer(StoragePaths.uploadData(name, id), true);
+    this.appendingFrom.set(id, writer.size());
     try {
-      await this.driver.delete(StoragePaths.upload(name, id));
+      const digester = this.runningHash(id, writer, algorithm);
+      if (chunk) await this.write(writer, chunk.body, chunk.bounds, digester);
+      await finish(writer);
+      return { writer, digester };
     } catch (error) {
-      if (error instanceof PathNotFoundError) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+      await writer.cancel();
       throw error;
+    } finally {
+      this.appendingFrom.delete(id);
     }
   }
 
