@@ -114,7 +114,7 @@ async function runBuild(args: string[]): Promise<number> {
     const result = await build(options, progress);
     progress.close();
     for (const warning of result.warnings) console.error(`WARNING: ${warning}`);
-    console.log(options.quiet ? result.imageId : `writing image ${result.imageId} (manifest ${result.manifestDigest})`);
+    console.log(options.quiet ? result.imageId : `writing image ${result.imageId}${result.manifestDigest ? ` (manifest ${result.manifestDigest})` : ''}`);
     return 0;
   } catch (error) {
     progress.close();

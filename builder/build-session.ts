@@ -1,6 +1,8 @@
 import type { ContentStore } from '../shared/content-store.js';
 import type { Digest } from '../shared/digest.js';
 import type { HistoryEntry } from '../shared/image-config.js';
+import type { LayerEntry } from '../shared/layer/layer-entry.js';
+import { writeLayer } from '../shared/layer/layer-writer.js';
 import type { BuildOptions } from './build-options.js';
 import type { BuildCache, CachedStep } from './cache/build-cache.js';
 import type { ContextDigestCache } from './cache/context-digest-cache.js';
@@ -74,4 +76,13 @@ export async function cachedStep(
   state.key = key;
   state.steps.push({ key, ...step });
   return { step, cached: hit !== undefined };
+}
+
+/**
+ * Writes the layer a step made into the store as a plain tar: compressing is left to the outputs
+ * (see CompressedLayers), so a build that only fills the cache never pays for it.
+ */
+export async function storeStepLayer(session: BuildSession, entries: readonly LayerEntry[]): Promise<Pick<CachedStep, 'layer'>> {
+  const layer = await writeLayer(entries, session.store, { compression: 'none', format: 'oci', sourceDateEpoch: session.options.sourceDateEpoch });
+  return { layer: { descriptor: layer.descriptor, diffId: layer.diffId } };
 }

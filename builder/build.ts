@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { ContentStore } from '../shared/content-store.js';
-import type { Digest } from '../shared/digest.js';
+import { digestOf, type Digest } from '../shared/digest.js';
 import type { Image, Layer } from '../shared/image.js';
-import { assembleImage } from '../shared/image-assembly.js';
+import { assembleImage, imageConfigOf } from '../shared/image-assembly.js';
 import type { ImageConfig } from '../shared/image-config.js';
 import { formatPlatform } from '../shared/platform.js';
 import { parseImageReference } from '../shared/reference.js';
@@ -20,6 +20,7 @@ import { exportBuildCaches } from './cache/registry/cache-export.js';
 import { ImportedBuildCache } from './cache/registry/cache-import.js';
 import { SourceTree } from './context/build-context.js';
 import { dispatchInstruction, isStep, type DispatchScope } from './dispatch/dispatch.js';
+import { CompressedLayers } from './export/compressed-layers.js';
 import { writeDockerArchive } from './export/docker-archive.js';
 import { writeOciLayoutArchive } from './export/oci-layout.js';
 import { dockerignoreFor, expandStepName, expandWord, lookupFrom, parseDockerfile, parseOnbuildTrigger, type Stage } from './frontend/index.js';
@@ -35,8 +36,11 @@ import { stageResolver, stagesToBuild, type StageNode, type StageResolver } from
 export interface BuildResult {
   /** The image ID: the digest of the image config. */
   readonly imageId: Digest;
-  /** The manifest digest of the image as pushed or written (Docker format unless only an OCI output was asked for). */
-  readonly manifestDigest: Digest;
+  /**
+   * The manifest digest of the image as pushed or written (Docker format unless only an OCI output
+   * was asked for); none when nothing was pushed or written.
+   */
+  readonly manifestDigest?: Digest;
   readonly warnings: readonly string[];
 }
 
@@ -157,11 +161,12 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
     if (unused.length > 0) warnings.push(`one or more build-args [${unused.join(' ')}] were not consumed`);
 
     const config = finalConfig(final, options);
-    const exported = await exportImage(config, final.layers, options, store, client);
+    const compressed = new CompressedLayers(store, cache, options.compression);
+    const exported = await exportImage(config, final.layers, options, store, compressed, client);
     const stages = await Promise.all(needed.map((node) => results.get(node.index)!));
     // Pushed tags on the cache's registry already hold its layers: mounting them saves the upload.
     const mountFrom = options.push ? parseImageReference(options.tags[0]!) : undefined;
-    await exportBuildCaches(options.cacheTo, { final: final.steps, all: stages.map((stage) => stage.steps) }, { client, store, progress, mountFrom });
+    await exportBuildCaches(options.cacheTo, { final: final.steps, all: stages.map((stage) => stage.steps) }, { client, store, progress, mountFrom, exportLayer: (layer) => compressed.of(layer) });
     return { ...exported, warnings: [...warnings, ...importedCache.warnings] };
   } finally {
     await views.close();
@@ -201,17 +206,29 @@ function finalConfig(state: StageState, options: BuildOptions): ImageConfig {
   return { ...config, config: { ...config.config, Labels: { ...config.config.Labels, ...options.labels } } };
 }
 
-/** Writes the image to every output asked for and returns its IDs. */
+/**
+ * Writes the image to every output asked for and returns its IDs. Only outputs need a manifest, and
+ * so compressed layers: a build without one (filling the cache, as `docker build` into the engine)
+ * stops at the config, whose digest is the image ID.
+ */
 async function exportImage(
   config: ImageConfig,
   layers: readonly Layer[],
   options: BuildOptions,
   store: ContentStore,
+  compressed: CompressedLayers,
   client: RegistryClient,
 ): Promise<Omit<BuildResult, 'warnings'>> {
+  if (options.outputs.length === 0 && !options.push && !options.metadataFile) {
+    const imageId = digestOf(imageConfigOf(config, layers).rawConfig);
+    if (options.iidfile) await writeFile(options.iidfile, imageId);
+    return { imageId };
+  }
+  const exported: Layer[] = [];
+  for (const layer of layers) exported.push(await compressed.of(layer));
   const images = new Map<'docker' | 'oci', Image>();
   const imageIn = async (format: 'docker' | 'oci') => {
-    if (!images.has(format)) images.set(format, await assembleImage(config, layers, store, format));
+    if (!images.has(format)) images.set(format, await assembleImage(config, exported, store, format));
     return images.get(format)!;
   };
   const onlyOci = options.outputs.length > 0 && !options.push && options.outputs.every((output) => output.type === 'oci');

@@ -97,14 +97,19 @@ function descriptorOf(layer: Layer, format: ImageFormat): Descriptor {
   };
 }
 
+/** The config of an image of these layers (rootfs.diff_ids set from them) and its bytes, whose digest is the image ID. */
+export function imageConfigOf(config: ImageConfig, layers: readonly Pick<Layer, 'diffId'>[]): { config: ImageConfig; rawConfig: Buffer } {
+  const full: ImageConfig = { ...config, rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) } };
+  return { config: full, rawConfig: serializeImageConfig(full) };
+}
+
 /**
  * Makes an image of a config and layers: the config's rootfs.diff_ids are set from the layers,
  * the config and manifest are serialised deterministically and written into the store, and the
  * returned Image's layers carry the descriptors the manifest lists.
  */
 export async function assembleImage(config: ImageConfig, layers: readonly Layer[], store: ContentStore, format: ImageFormat): Promise<Image> {
-  const fullConfig: ImageConfig = { ...config, rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) } };
-  const rawConfig = serializeImageConfig(fullConfig);
+  const { config: fullConfig, rawConfig } = imageConfigOf(config, layers);
   const configDigest = await store.writeBuffer(rawConfig);
 
   const imageLayers = layers.map((layer): Layer => {

@@ -1,8 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { StoredLayer } from '../../shared/layer/stored-layer.js';
-import { writeLayer } from '../../shared/layer/layer-writer.js';
 import { makeScratchDirectory } from '../build-root.js';
-import { cachedStep, type BuildSession } from '../build-session.js';
+import { cachedStep, storeStepLayer, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { resolveAddSources } from '../context/add-source.js';
 import type { ResolvedSource } from '../context/build-context.js';
@@ -42,12 +41,7 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
     const key = cacheKey(state.key, instruction.kind, createdBy, from, content);
     const { step, cached } = await cachedStep(session, state, key, createdBy, async () => {
       const existing = state.layers.length > 0 ? rootfsLookup(await session.rootfsOf(state)) : undefined;
-      const layer = await writeLayer(planCopy({ ...plan, existing }), session.store, {
-        compression: session.options.compression,
-        format: 'oci',
-        sourceDateEpoch: session.options.sourceDateEpoch,
-      });
-      return { layer: { descriptor: layer.descriptor, diffId: layer.diffId } };
+      return storeStepLayer(session, planCopy({ ...plan, existing }));
     });
     state.layers.push(new StoredLayer(session.store, step.layer!.descriptor, step.layer!.diffId));
     return cached;

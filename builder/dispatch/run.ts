@@ -1,9 +1,8 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoredLayer } from '../../shared/layer/stored-layer.js';
-import { writeLayer } from '../../shared/layer/layer-writer.js';
 import { makeScratchDirectory } from '../build-root.js';
-import { cachedStep, type BuildSession } from '../build-session.js';
+import { cachedStep, storeStepLayer, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { SourceTree } from '../context/build-context.js';
 import { expandWord, parseRunMount, runHeredocPlan, type RunInstruction, type RunMount } from '../frontend/index.js';
@@ -88,9 +87,9 @@ export async function dispatchRun(session: BuildSession, state: StageState, inst
     });
     try {
       // Always a layer, empty or not, as BuildKit makes one for every RUN.
-      const layer = await writeLayer(await overlayDiff(changes.upperDir), session.store, { compression: session.options.compression, format: 'oci', sourceDateEpoch: session.options.sourceDateEpoch });
-      await changes.keep(layer);
-      return { layer: { descriptor: layer.descriptor, diffId: layer.diffId } };
+      const stored = await storeStepLayer(session, await overlayDiff(changes.upperDir));
+      await changes.keep(stored.layer!);
+      return stored;
     } finally {
       await changes.release();
     }

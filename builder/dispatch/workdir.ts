@@ -1,9 +1,8 @@
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
-import { writeLayer } from '../../shared/layer/layer-writer.js';
 import { StoredLayer } from '../../shared/layer/stored-layer.js';
-import { cachedStep, type BuildSession } from '../build-session.js';
+import { cachedStep, storeStepLayer, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { resolveChown } from '../context/copy-plan.js';
 import type { WorkdirInstruction } from '../frontend/index.js';
@@ -23,12 +22,7 @@ export async function dispatchWorkdir(session: BuildSession, state: StageState, 
     const owner = state.config.User ? await resolveChown(state.config.User, (path) => session.readFileOf(state, path)) : { uid: 0, gid: 0 };
     const mtime = session.options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
     const entries: LayerEntry[] = (await missingDirectories(session, state, directory)).map((path) => ({ type: 'directory', path, mode: 0o755, ...owner, mtime }));
-    const layer = await writeLayer(entries, session.store, {
-      compression: session.options.compression,
-      format: 'oci',
-      sourceDateEpoch: session.options.sourceDateEpoch,
-    });
-    return { layer: { descriptor: layer.descriptor, diffId: layer.diffId } };
+    return storeStepLayer(session, entries);
   });
   if (step.layer) state.layers.push(new StoredLayer(session.store, step.layer.descriptor, step.layer.diffId));
   return cached;

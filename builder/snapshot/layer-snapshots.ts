@@ -11,7 +11,7 @@ import { unpackLowerDir } from './lower-dir.js';
 const UNPACK_CONCURRENCY = 4;
 
 /** The OCI ChainID of each prefix of `layers`: the first layer's DiffID, then sha256(parent ChainID + " " + DiffID). */
-export function chainIds(layers: readonly Layer[]): Digest[] {
+export function chainIds(layers: readonly Pick<Layer, 'diffId'>[]): Digest[] {
   const ids: Digest[] = [];
   for (const layer of layers) {
     const parent = ids.at(-1);
@@ -41,7 +41,7 @@ export class LayerSnapshots {
    * does not unpack the layer. `upperDir` is moved (it must be on this filesystem) or, when the
    * snapshot exists already, removed. Returns the lower dir.
    */
-  async adopt(parents: readonly Layer[], layer: Layer, upperDir: string): Promise<string> {
+  async adopt(parents: readonly Layer[], layer: Pick<Layer, 'diffId'>, upperDir: string): Promise<string> {
     const id = chainIds([...parents, layer]).at(-1)!;
     return this.snapshot(id, async (building) => {
       await rm(building, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync } from 'node:fs';
+import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
 import type { Xattrs } from '../layer-reader.js';
@@ -24,7 +25,16 @@ interface Found {
  * files' (whole seconds): writeLayer clamps them to SOURCE_DATE_EPOCH when asked.
  */
 export async function overlayDiff(upperDir: string): Promise<LayerEntry[]> {
-  const [xattrTree, found] = await Promise.all([readXattrTree(upperDir), walk(upperDir, '')]);
+  // getfattr runs while this process walks the tree.
+  const xattrs = readXattrTree(upperDir);
+  let found: Found[];
+  try {
+    found = walk(upperDir, '');
+  } catch (error) {
+    await xattrs.catch(() => {});
+    throw error;
+  }
+  const xattrTree = await xattrs;
   const entries: LayerEntry[] = [];
   const inodes = new Map<bigint, Found[]>();
   for (const item of found) {
@@ -84,15 +94,17 @@ function deviceNumbers(rdev: bigint): { major: number; minor: number } {
   };
 }
 
-/** Every name below `relative` in the upper dir, with its lstat; directories are read concurrently. */
-async function walk(upperDir: string, relative: string): Promise<Found[]> {
-  const names = await readdir(join(upperDir, relative));
-  const found = await Promise.all(
-    names.map(async (name): Promise<Found[]> => {
-      const path = relative === '' ? name : `${relative}/${name}`;
-      const stat = await lstat(join(upperDir, path), { bigint: true });
-      return stat.isDirectory() ? [{ path, stat }, ...(await walk(upperDir, path))] : [{ path, stat }];
-    }),
-  );
-  return found.flat();
+/**
+ * Every name below `relative` in the upper dir, with its lstat. Synchronous: the tree was just
+ * written, its metadata is cached, and a thread-pool round trip per name cost 3x the time (20,000
+ * names: 0.13 s against 0.40 s).
+ */
+function walk(upperDir: string, relative: string, found: Found[] = []): Found[] {
+  for (const name of readdirSync(join(upperDir, relative))) {
+    const path = relative === '' ? name : `${relative}/${name}`;
+    const stat = lstatSync(join(upperDir, path), { bigint: true });
+    found.push({ path, stat });
+    if (stat.isDirectory()) walk(upperDir, path, found);
+  }
+  return found;
 }

@@ -9,7 +9,7 @@ import { withOverlay } from './overlay-mount.js';
 export interface OverlayChanges {
   readonly upperDir: string;
   /** Makes the upper dir the snapshot of `layer` (the layer written from it) on top of the overlay's layers. */
-  keep(layer: Layer): Promise<void>;
+  keep(layer: Pick<Layer, 'diffId'>): Promise<void>;
   /** Removes what is left of the workspace; call it whatever happened. */
   release(): Promise<void>;
 }

@@ -4,8 +4,9 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from '../content-store.js';
 import { Digester } from '../digest.js';
+import type { Layer } from '../image.js';
 import { MediaType } from '../media-types.js';
-import { createCompressor, type Compression } from './compression.js';
+import { compressionOfMediaType, createCompressor, type Compression } from './compression.js';
 import type { LayerEntry } from './layer-entry.js';
 import { StoredLayer } from './stored-layer.js';
 import { layerTar } from './tar-writer.js';
@@ -35,7 +36,7 @@ export function layerMediaType(compression: Compression, format: ImageFormat): s
 }
 
 /** A pass-through stage that hashes and counts what flows through it. */
-function meter(digester: Digester): Transform & { bytes: number } {
+function meter(digester: Digester): Transform & { bytes: number; digester: Digester } {
   const stage = new Transform({
     readableHighWaterMark: 1024 * 1024,
     writableHighWaterMark: 1024 * 1024,
@@ -44,8 +45,9 @@ function meter(digester: Digester): Transform & { bytes: number } {
       stage.bytes += chunk.length;
       done(null, chunk);
     },
-  }) as Transform & { bytes: number };
+  }) as Transform & { bytes: number; digester: Digester };
   stage.bytes = 0;
+  stage.digester = digester;
   return stage;
 }
 
@@ -74,6 +76,26 @@ export async function writeLayer(entries: readonly LayerEntry[], store: ContentS
     const digest = blobDigester.digest();
     await store.adopt(temporary, digest);
     return new StoredLayer(store, { mediaType, digest, size: blobMeter.bytes }, diffDigester.digest(), tarMeter.bytes);
+  } finally {
+    await rm(temporary, { force: true });
+  }
+}
+
+/**
+ * Compresses an uncompressed layer into the store as a blob of `compression`: the builder keeps its
+ * own layers as plain tars and compresses each only when an output needs it (as BuildKit does).
+ */
+export async function compressLayer(layer: Layer, store: ContentStore, options: Omit<WriteLayerOptions, 'sourceDateEpoch'>): Promise<StoredLayer> {
+  if (compressionOfMediaType(layer.descriptor.mediaType) !== 'none') throw new Error(`layer ${layer.descriptor.digest} is already compressed (${layer.descriptor.mediaType})`);
+  const mediaType = layerMediaType(options.compression, options.format);
+  const compressor = await createCompressor(options.compression, options.level !== undefined ? { level: options.level } : {});
+  const blobMeter = meter(Digester.create());
+  const temporary = await store.temporaryPath();
+  try {
+    await pipeline(await layer.open(), compressor, blobMeter, createWriteStream(temporary));
+    const digest = blobMeter.digester.digest();
+    await store.adopt(temporary, digest);
+    return new StoredLayer(store, { mediaType, digest, size: blobMeter.bytes }, layer.diffId, layer.descriptor.size);
   } finally {
     await rm(temporary, { force: true });
   }

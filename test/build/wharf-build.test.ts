@@ -3,7 +3,7 @@
 // BuildKit builds the same fixtures, and config, history and file tree must agree with it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { digestFromOutput, docker, dockerUnavailableReason, run } from '../e2e/harness.js';
@@ -14,6 +14,8 @@ import { assertBuilt, buildArgs, dockerRun, fixture, historyOf, startFileServer,
 
 const unavailable = await dockerUnavailableReason();
 if (unavailable) console.log(`# skipping wharf build end-to-end tests that need docker: ${unavailable}`);
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 
 /** What the HTTP server for ADD serves. */
 const REMOTE_TEXT = 'downloaded over http\n';
@@ -294,7 +296,7 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
     const build = async (...extra: string[]) => {
       const iidfile = join(root, 'iid');
       const result = assertBuilt(await wharfBuild(['--root', join(root, 'state'), '--progress', 'plain', '--iidfile', iidfile, ...buildArgs({ BASE: builds.base }), ...extra, context]), 'cache');
-      return { steps: stepOutcomes(result.stderr), id: (await readFile(iidfile, 'utf8')).trim(), output: result.stderr };
+      return { steps: stepOutcomes(result.stderr), id: (await readFile(iidfile, 'utf8')).trim(), output: result.stderr, stdout: result.stdout };
     };
     const outcomes = (steps: { name: string; outcome: string }[]) => steps.filter((step) => !/\] FROM /.test(step.name)).map((step) => `${step.name.replace(/^\[ *\d+\/\d+\] /, '')}: ${step.outcome}`);
 
@@ -339,6 +341,27 @@ describe('wharf build against BuildKit', { skip: unavailable ?? false }, () => {
       const after = await build();
       assert.deepEqual(outcomes(after.steps).slice(0, 2), ['COPY one.txt /one.txt: CACHED', 'COPY two.txt /two.txt: DONE'], after.output);
       assert.notEqual(after.id, before.id);
+    });
+
+    test('a build without an output compresses nothing; outputs compress each layer once, then reuse it', async () => {
+      const content = join(root, 'state', 'content', 'sha256');
+      // Blob name → whether it is gzip (pulled layers, exported ones), by its first two bytes.
+      const blobs = async () => new Map(await Promise.all((await readdir(content)).map(async (name) => [name, (await readFile(join(content, name))).subarray(0, 2).equals(GZIP_MAGIC)] as const)));
+      const gzipped = (found: Map<string, boolean>) => [...found].filter(([, gzip]) => gzip).map(([name]) => name).sort();
+      const plain = await build('--no-cache');
+      assert.match(plain.stdout, /^writing image sha256:[0-9a-f]{64}\n$/, 'no manifest without an output');
+      const before = await blobs();
+      const archive = join(root, 'compressed.tar');
+      const exported = await build('--output', `type=docker,dest=${archive}`);
+      assert.equal(exported.id, plain.id);
+      assert.match(exported.stdout, /\(manifest sha256:[0-9a-f]{64}\)/);
+      const after = await blobs();
+      assert.equal(gzipped(after).length - gzipped(before).length, 4, 'the three COPY layers and the WORKDIR one, compressed once each');
+      await build('--output', `type=oci,dest=${join(root, 'again.tar')}`);
+      assert.deepEqual(gzipped(await blobs()), gzipped(after), 'a second output reuses the compressed layers');
+      const loaded = await docker(['load', '-i', archive]);
+      await docker(['rmi', plain.id]).catch(() => {});
+      assert.match(loaded.stdout, new RegExp(plain.id.replace('sha256:', '')));
     });
 
     test('--no-cache runs every step', async () => {

@@ -1,5 +1,6 @@
 import type { ContentStore } from '../../../shared/content-store.js';
 import type { Digest } from '../../../shared/digest.js';
+import type { Layer } from '../../../shared/image.js';
 import { StoredLayer } from '../../../shared/layer/stored-layer.js';
 import { MediaType } from '../../../shared/media-types.js';
 import { parseImageReference, type ImageReference } from '../../../shared/reference.js';
@@ -22,15 +23,28 @@ export function cacheStepsFor(mode: RegistryCacheSpec['mode'], finalStage: reado
   return [...byKey.values()];
 }
 
-/** Pushes `steps` as a build cache manifest (layers read from `store`) to `ref`; returns its digest. */
+/**
+ * Pushes `steps` as a build cache manifest to `ref`, each layer as `exportLayer` gives it (compressed,
+ * as the image's own layers are pushed, so the two share blobs); returns the manifest's digest.
+ */
 export async function pushBuildCache(
   client: RegistryClient,
   store: ContentStore,
   ref: ImageReference,
   steps: readonly KeyedStep[],
+  exportLayer: (layer: Layer) => Promise<Layer>,
   mountFrom?: ImageReference,
 ): Promise<Digest> {
-  const encoded = encodeBuildCache(steps);
+  const exported: KeyedStep[] = [];
+  for (const step of steps) {
+    if (!step.layer) {
+      exported.push(step);
+      continue;
+    }
+    const layer = await exportLayer(new StoredLayer(store, step.layer.descriptor, step.layer.diffId));
+    exported.push({ ...step, layer: { descriptor: layer.descriptor, diffId: layer.diffId } });
+  }
+  const encoded = encodeBuildCache(exported);
   const layers = encoded.layers.map(({ descriptor, diffId }) => new StoredLayer(store, descriptor, diffId));
   return pushImage(client, { ...encoded, mediaType: MediaType.OciManifest, layers }, ref, { mountFrom });
 }
@@ -42,13 +56,13 @@ export async function pushBuildCache(
 export async function exportBuildCaches(
   specs: readonly RegistryCacheSpec[],
   stages: { readonly final: readonly KeyedStep[]; readonly all: readonly (readonly KeyedStep[])[] },
-  { client, store, progress, mountFrom }: { client: RegistryClient; store: ContentStore; progress: Progress; mountFrom?: ImageReference },
+  { client, store, progress, mountFrom, exportLayer }: { client: RegistryClient; store: ContentStore; progress: Progress; mountFrom?: ImageReference; exportLayer: (layer: Layer) => Promise<Layer> },
 ): Promise<void> {
   for (const spec of specs) {
     const id = progress.start(`exporting cache to ${spec.ref} (mode=${spec.mode})`);
     try {
       const steps = cacheStepsFor(spec.mode, stages.final, stages.all);
-      const digest = await pushBuildCache(client, store, parseImageReference(spec.ref), steps, mountFrom);
+      const digest = await pushBuildCache(client, store, parseImageReference(spec.ref), steps, exportLayer, mountFrom);
       progress.log(id, `${steps.length} steps, manifest ${digest}`);
       progress.done(id);
     } catch (error) {
