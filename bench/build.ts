@@ -196,8 +196,8 @@ async function main(): Promise<void> {
   log('  - Every build is checked: cold runs both COPY steps, the no-change rebuild takes both from cache and');
   log('    gives the same image ID, the one-file rebuild takes COPY big/ from cache and runs COPY small/.');
   log('  - Outputs: BuildKit in dockerd exports into the engine\'s image store (layers unpacked, uncompressed, no');
-  log('    archive). "wharf" builds with no --output: layers are written gzip-compressed into the build root\'s');
-  log('    content store and the image is assembled, nothing is written elsewhere; this is the closest pairing.');
+  log('    archive). "wharf" builds with no --output: layers are written as plain tars into the build root\'s');
+  log('    content store (compressed only when an output needs them), nothing is written elsewhere; this is the closest pairing.');
   log('    "wharf+archive" adds --output type=docker,dest=FILE (a docker-load-able tar); its like-for-like peer is');
   log('    BuildKit followed by `docker save` of the image (BuildKit+save = both times added).');
   for (const [what, summary] of ctx.outputs) log(`  - checked once: ${what} has ${summary.layers} layers, ${summary.size.toLocaleString('en-US')} bytes of files`);

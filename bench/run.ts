@@ -209,8 +209,8 @@ async function main(): Promise<void> {
   log('  - Every build is checked: cold runs the three RUN steps, the rebuild takes all three from cache and gives the');
   log('    same image ID.');
   log('  - Outputs: BuildKit in dockerd exports into the engine\'s image store (layers unpacked, uncompressed, no');
-  log('    archive). "wharf" builds with no --output: layers are written gzip-compressed into the build root\'s');
-  log('    content store and the image is assembled. "wharf+archive" adds --output type=docker,dest=FILE; its');
+  log('    archive). "wharf" builds with no --output: layers are written as plain tars into the build root\'s');
+  log('    content store (compressed only when an output needs them) and the image ID is the config\'s digest. "wharf+archive" adds --output type=docker,dest=FILE; its');
   log('    like-for-like peer is BuildKit followed by `docker save` of the image (BuildKit+save = both times added).');
   for (const [what, summary] of ctx.outputs) log(`  - checked once: ${what} has ${summary.layers} layers, ${summary.size.toLocaleString('en-US')} bytes of files`);
   log('  - CPU = user+sys of the command\'s process tree, the RUN steps\' processes included; for BuildKit plus');

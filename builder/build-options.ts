@@ -73,7 +73,7 @@ Options:
       --root DIR                  build state and cache (default ~/.local/share/wharf/build)
       --insecure-registry HOST[:PORT]  use HTTP or unverified TLS for this registry (repeatable;
                                   loopback registries are insecure by default, as in Docker)
-      --compression gzip|zstd|none  layer compression (default gzip)
+      --compression gzip|zstd|none  layer compression of outputs and pushes (default gzip)
       --network host|none         the network of RUN steps (default host; RUN --network= overrides)
       --runtime NAME              the OCI runtime that runs RUN steps (default runc)
       --secret id=ID,src=FILE | id=ID,env=VAR
