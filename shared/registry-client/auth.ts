@@ -114,12 +114,14 @@ export class Authenticator {
     } else {
       if (service) url.searchParams.set('service', service);
       for (const scope of scopes) url.searchParams.append('scope', scope);
+      // As docker does: some token servers (GitLab's, Harbor's) want the account named.
+      if (credentials?.username) url.searchParams.set('account', credentials.username);
       const authorization = basicAuthorization(credentials);
       response = await this.sendToTokenServer('GET', url, authorization ? { authorization } : {});
     }
     const body = await readBody(response, TOKEN_RESPONSE_LIMIT);
     if (response.statusCode !== 200) {
-      const who = credentials ? 'refused the credentials from the Docker config' : 'refused an anonymous token';
+      const who = credentials ? `refused the credentials from ${credentials.source}` : 'refused an anonymous token';
       throw new AuthenticationError(`token server ${url.origin}${url.pathname} for ${host} ${who} (${response.statusCode}) for scope ${scopes.join(' ') || '(none)'}`);
     }
     const parsed = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string; expires_in?: number };

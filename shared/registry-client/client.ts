@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { digestOf, parseDigest, splitDigest, type Digest } from '../digest.js';
 import { MANIFEST_MEDIA_TYPES } from '../media-types.js';
@@ -8,6 +9,7 @@ import { defaultDockerConfigPath, DockerCredentials } from './docker-config.js';
 import { discardBody, readBody, sendHttpRequest } from './http-transport.js';
 import { InsecureRegistries } from './insecure-registries.js';
 import { RegistryResponseError } from './registry-error.js';
+import { defaultCertsDirectory, RegistryTls, RegistryTlsError } from './registry-tls.js';
 import { isTransientError, isTransientStatus, withRetry, type RetryPolicy } from './retry.js';
 
 /** A repository on a registry; an ImageReference is one. */
@@ -20,8 +22,12 @@ export interface RemoteRepository {
 export interface RegistryClientOptions {
   /** `HOST[:PORT]` entries reached without TLS verification, falling back to HTTP; loopback hosts always are. */
   readonly insecureRegistries?: readonly string[];
-  /** Where `auths` credentials are read; default `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`. */
+  /** Where credentials (`auths`, `credsStore`, `credHelpers`) are read; default `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`. */
   readonly dockerConfigPath?: string;
+  /** PEM files of CAs trusted for every registry besides the system's. */
+  readonly caFiles?: readonly string[];
+  /** Docker's per-registry TLS folder (`HOST[:PORT]/*.crt`, `*.cert`, `*.key`); default `/etc/docker/certs.d` or `$WHARF_CERTS_D`. */
+  readonly certsDirectory?: string;
   readonly userAgent?: string;
   /** Retries of a request failing with a network error, 408, 429 or 5xx; default 3. */
   readonly retries?: number;
@@ -63,14 +69,26 @@ interface Endpoint {
 // containerd's limit: manifests are small, and an endless body must not exhaust memory.
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
+// OpenSSL's verdicts that a trusted CA would cure (an expired or misnamed certificate would not).
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
+
 /**
  * Speaks the distribution API to any registry: finds each host's scheme with one `GET /v2/`,
- * authenticates (Basic or Bearer tokens, credentials from the Docker config), retries transient
+ * authenticates (Basic or Bearer tokens, credentials from the Docker config or its credential
+ * helpers), trusts CAs and presents client certificates as Docker does, retries transient
  * failures, and follows blob redirects. Higher-level pull and push live in remote-image.ts and push.ts.
  */
 export class RegistryClient {
   readonly retryPolicy: RetryPolicy;
   private readonly insecure: InsecureRegistries;
+  private readonly tls: RegistryTls;
+  private readonly certsDirectory: string;
   private readonly auth: Authenticator;
   private readonly dockerConfigPath: string;
   private readonly userAgent: string;
@@ -80,6 +98,8 @@ export class RegistryClient {
 
   constructor(options: RegistryClientOptions = {}) {
     this.insecure = new InsecureRegistries(options.insecureRegistries);
+    this.certsDirectory = options.certsDirectory ?? defaultCertsDirectory();
+    this.tls = new RegistryTls({ insecure: this.insecure, certsDirectory: this.certsDirectory, caFiles: options.caFiles ?? [] });
     this.dockerConfigPath = options.dockerConfigPath ?? defaultDockerConfigPath();
     this.userAgent = options.userAgent ?? 'wharf';
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
@@ -227,12 +247,14 @@ export class RegistryClient {
       const askedScopes = challenge === undefined ? [] : this.auth.challenged(host, challenge);
       const authorization = await this.auth.authorization(host, registry, mergeScopes(request.scopes, askedScopes), first);
       if (authorization === undefined) {
-        throw new AuthenticationError(`${registry} requires authentication and ${this.dockerConfigPath} has no usable credentials for it (docker login ${registry})`);
+        const source = (await this.dockerCredentials()).sourceFor(registry);
+        throw new AuthenticationError(`${registry} requires authentication and ${source} has no usable credentials for it (docker login ${registry})`);
       }
       response = await attempt(authorization);
       if (response.statusCode === 401) {
         const error = await RegistryResponseError.from(request.method, url, response);
-        throw new AuthenticationError(`${registry} refused the credentials from ${this.dockerConfigPath}: ${error.message}`);
+        const source = (await this.dockerCredentials()).sourceFor(registry);
+        throw new AuthenticationError(`${registry} refused the credentials from ${source}: ${error.message}`);
       }
     }
     if (!request.expect.includes(response.statusCode ?? 0)) throw await RegistryResponseError.from(request.method, url, response);
@@ -245,7 +267,7 @@ export class RegistryClient {
       url,
       headers: { 'user-agent': this.userAgent, ...headers },
       body,
-      verifyTls: (target) => !this.insecure.has(target.host),
+      httpsAgent: (target) => this.tls.agentFor(target.host),
       followRedirects,
       idleTimeoutMs: this.idleTimeoutMs,
     });
@@ -273,8 +295,12 @@ export class RegistryClient {
       if (insecure) {
         origin = `http://${host}`;
         response = await this.exchange('GET', new URL('/v2/', origin), {}, undefined, false);
-      } else if (isTransientError(error)) {
+      } else if (isTransientError(error) || error instanceof RegistryTlsError) {
         throw error;
+      } else if (UNTRUSTED_CERTIFICATE.has((error as NodeJS.ErrnoException).code ?? '')) {
+        throw new Error(
+          `https://${host}/v2/: the registry's certificate is not trusted (${(error as Error).message}): add its CA as ${join(this.certsDirectory, host, 'ca.crt')} or with --registry-ca FILE, or pass --insecure-registry ${host}`,
+        );
       } else {
         throw new Error(`cannot reach https://${host}/v2/: ${(error as Error).message} (for a registry without trusted TLS, pass --insecure-registry ${host})`);
       }

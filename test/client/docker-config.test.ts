@@ -15,17 +15,17 @@ test('reads auth, username/password and identitytoken entries under every key fo
     'empty.example.com': {},
   });
   const credentials = await DockerCredentials.load(path);
-  assert.deepEqual(credentials.get('docker.io'), { username: 'hubuser', password: 'hub:pass', identityToken: undefined });
-  assert.deepEqual(credentials.get('ghcr.io'), { username: 'gh', password: 'secret', identityToken: undefined });
-  assert.deepEqual(credentials.get('localhost:5000'), { username: 'local', password: 'pw', identityToken: undefined });
-  assert.deepEqual(credentials.get('registry.example.com'), { username: undefined, password: undefined, identityToken: 'refresh-me' });
-  assert.equal(credentials.get('empty.example.com'), undefined);
-  assert.equal(credentials.get('localhost:5001'), undefined);
+  assert.deepEqual(await credentials.get('docker.io'), { username: 'hubuser', password: 'hub:pass', identityToken: undefined, source: path });
+  assert.deepEqual(await credentials.get('ghcr.io'), { username: 'gh', password: 'secret', identityToken: undefined, source: path });
+  assert.deepEqual(await credentials.get('localhost:5000'), { username: 'local', password: 'pw', identityToken: undefined, source: path });
+  assert.deepEqual(await credentials.get('registry.example.com'), { username: undefined, password: undefined, identityToken: 'refresh-me', source: path });
+  assert.equal(await credentials.get('empty.example.com'), undefined);
+  assert.equal(await credentials.get('localhost:5001'), undefined);
 });
 
 test('a missing config file means no credentials', async () => {
   const credentials = await DockerCredentials.load('/nonexistent/wharf/config.json');
-  assert.equal(credentials.get('docker.io'), undefined);
+  assert.equal(await credentials.get('docker.io'), undefined);
 });
 
 test('a config file that is not JSON is an error naming the file', async (t) => {
