@@ -38,6 +38,8 @@ export interface BuildOptions {
   readonly quiet: boolean;
   readonly root: string;
   readonly insecureRegistries: readonly string[];
+  /** PEM files of CAs trusted for every registry, besides the system's and certs.d's. */
+  readonly registryCas: readonly string[];
   readonly compression: 'gzip' | 'zstd' | 'none';
   readonly sourceDateEpoch?: number;
   readonly network: NetworkMode;
@@ -73,6 +75,8 @@ Options:
       --root DIR                  build state and cache (default ~/.local/share/wharf/build)
       --insecure-registry HOST[:PORT]  use HTTP or unverified TLS for this registry (repeatable;
                                   loopback registries are insecure by default, as in Docker)
+      --registry-ca FILE          trust the CA certificates in this PEM file for every registry
+                                  (repeatable; per registry: /etc/docker/certs.d/HOST[:PORT]/*.crt)
       --compression gzip|zstd|none  layer compression of outputs and pushes (default gzip)
       --network host|none         the network of RUN steps (default host; RUN --network= overrides)
       --runtime NAME              the OCI runtime that runs RUN steps (default runc)
@@ -110,6 +114,7 @@ export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv): Build
         quiet: { type: 'boolean', short: 'q' },
         root: { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true },
+        'registry-ca': { type: 'string', multiple: true },
         compression: { type: 'string' },
         network: { type: 'string' },
         runtime: { type: 'string' },
@@ -154,6 +159,7 @@ export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv): Build
     quiet: values.quiet ?? false,
     root: resolve(values.root ?? join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'wharf', 'build')),
     insecureRegistries: values['insecure-registry'] ?? [],
+    registryCas: (values['registry-ca'] ?? []).map((file) => resolve(file)),
     compression,
     sourceDateEpoch: parseSourceDateEpoch(env.SOURCE_DATE_EPOCH),
     network,

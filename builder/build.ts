@@ -67,7 +67,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
   const contextDigests = new ContextDigestCache(join(options.root, 'context-digests.db'));
   const snapshots = new LayerSnapshots(join(options.root, 'snapshots'));
   const views = new RootfsViews(snapshots, options.root, join(options.root, 'rootfs'));
-  const client = new RegistryClient({ insecureRegistries: [...options.insecureRegistries] });
+  const client = new RegistryClient({ insecureRegistries: options.insecureRegistries, caFiles: options.registryCas });
   const warnings = [...parsed.warnings];
   try {
     const consumedBuildArgs = new Set<string>();

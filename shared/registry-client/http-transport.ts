@@ -10,8 +10,8 @@ export interface HttpRequest {
   readonly headers: Readonly<Record<string, string>>;
   /** Sent with the Content-Length the caller put in `headers`; a stream is piped with backpressure. */
   readonly body?: Buffer | Readable;
-  /** Whether to check the server's certificate for this URL (false for insecure registries). */
-  readonly verifyTls: (url: URL) => boolean;
+  /** The agent for an HTTPS URL: which CAs, client certificate and verification its host gets (see RegistryTls). */
+  readonly httpsAgent: (url: URL) => Promise<https.Agent>;
   /** Follow 3xx answers to GET and HEAD, as blob downloads redirected to storage need. */
   readonly followRedirects?: boolean;
   /** A connection idle this long fails with ETIMEDOUT, so a stalled server cannot hang a build. */
@@ -21,19 +21,16 @@ export interface HttpRequest {
 const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-// Keep-alive pools shared by every client: pulls and pushes make many requests to one host.
-const AGENTS = {
-  http: new http.Agent({ keepAlive: true }),
-  https: new https.Agent({ keepAlive: true }),
-  httpsUnverified: new https.Agent({ keepAlive: true, rejectUnauthorized: false }),
-};
+// A keep-alive pool shared by every client: pulls and pushes make many requests to one host.
+const HTTP_AGENT = new http.Agent({ keepAlive: true });
 
 /** Sends a request and resolves with the response once its headers arrive; the caller consumes the body. */
 export async function sendHttpRequest(request: HttpRequest): Promise<IncomingMessage> {
   let url = request.url;
   let headers = { ...request.headers };
   for (let redirects = 0; ; redirects++) {
-    const response = await sendOnce(request, url, headers);
+    const agent = url.protocol === 'https:' ? await request.httpsAgent(url) : HTTP_AGENT;
+    const response = await sendOnce(request, url, headers, agent);
     const location = response.headers.location;
     if (!request.followRedirects || !REDIRECT_STATUSES.has(response.statusCode ?? 0) || location === undefined) return response;
     if (redirects === MAX_REDIRECTS) {
@@ -71,10 +68,8 @@ export function discardBody(response: IncomingMessage): void {
   response.resume();
 }
 
-function sendOnce(request: HttpRequest, url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
-  const secure = url.protocol === 'https:';
-  const agent = !secure ? AGENTS.http : request.verifyTls(url) ? AGENTS.https : AGENTS.httpsUnverified;
-  const send = secure ? https.request : http.request;
+function sendOnce(request: HttpRequest, url: URL, headers: Record<string, string>, agent: http.Agent): Promise<IncomingMessage> {
+  const send = url.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve, reject) => {
     const outgoing = send(url, { method: request.method, headers, agent }, resolve);
     outgoing.setTimeout(request.idleTimeoutMs, () => {

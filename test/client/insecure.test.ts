@@ -67,11 +67,17 @@ test('a plain HTTP registry is reached after HTTPS fails, once per client', asyn
   assert.deepEqual(registry.requests.filter((line) => line === 'GET /v2/'), ['GET /v2/']);
 });
 
-test('the transport checks certificates unless told the host is insecure', async (t) => {
+test('the transport checks certificates unless its agent is told not to', async (t) => {
   const registry = await startRegistry(t);
   const front = await tlsFront(t, registry);
   const request = (verify: boolean) =>
-    sendHttpRequest({ method: 'GET', url: new URL(`https://${front.host}/v2/`), headers: {}, verifyTls: () => verify, idleTimeoutMs: 5_000 });
+    sendHttpRequest({
+      method: 'GET',
+      url: new URL(`https://${front.host}/v2/`),
+      headers: {},
+      httpsAgent: async () => new https.Agent({ rejectUnauthorized: verify }),
+      idleTimeoutMs: 5_000,
+    });
   await assert.rejects(request(true), /self-signed certificate/);
   const response = await request(false);
   response.resume();
