@@ -7,29 +7,12 @@ import { AuthenticationError } from '../../shared/registry-client/auth.js';
 import { RegistryClient, type BlobUploadOutcome } from '../../shared/registry-client/client.js';
 import { pushImage } from '../../shared/registry-client/push.js';
 import { pullImage } from '../../shared/registry-client/remote-image.js';
-import { dockerConfig, startRegistry, temporaryStore, testImage } from './fixtures.js';
+import { basicHeader, dockerConfig, requireBasic, startRegistry, temporaryStore, testImage, unauthorized } from './fixtures.js';
 
 const AMD64 = { os: 'linux', architecture: 'amd64' };
 const USER = 'alice';
 const PASSWORD = 'wonder:land';
-const basicHeader = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const base64 = (text: string) => Buffer.from(text).toString('base64');
-
-function unauthorized(reply: FastifyReply, challenge: string): FastifyReply {
-  return reply
-    .code(401)
-    .header('www-authenticate', challenge)
-    .header('content-type', 'application/json')
-    .send({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
-}
-
-/** Puts HTTP Basic authentication in front of every /v2 endpoint. */
-function requireBasic(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/v2')) return;
-    if (request.headers.authorization !== basicHeader(USER, PASSWORD)) return unauthorized(reply, 'Basic realm="wharf-test"');
-  });
-}
 
 interface BearerServer {
   /** The scope parameters of each token request, in order. */
@@ -98,7 +81,7 @@ function requireBearer(app: FastifyInstance, identityToken?: string): BearerServ
 }
 
 test('Basic auth: credentials from the Docker config let a push and a pull through', async (t) => {
-  const registry = await startRegistry(t, requireBasic);
+  const registry = await startRegistry(t, (app) => requireBasic(app, USER, PASSWORD));
   const config = await dockerConfig(t, { [registry.host]: { auth: base64(`${USER}:${PASSWORD}`) } });
   const image = await testImage({ layers: [{ basic: 'yes' }] });
   const ref = parseImageReference(`${registry.host}/basic/app:1`);
@@ -109,7 +92,7 @@ test('Basic auth: credentials from the Docker config let a push and a pull throu
 });
 
 test('Basic auth: missing or wrong credentials fail with what to do about it', async (t) => {
-  const registry = await startRegistry(t, requireBasic);
+  const registry = await startRegistry(t, (app) => requireBasic(app, USER, PASSWORD));
   const ref = parseImageReference(`${registry.host}/basic/app:1`);
   const empty = await dockerConfig(t, {});
   await assert.rejects(pullImage(new RegistryClient({ dockerConfigPath: empty }), ref, AMD64, await temporaryStore(t)), (error: unknown) => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import tar from 'tar-stream';
 import { createApp } from '../../registry/app.js';
 import { MemoryDriver } from '../../registry/storage/memory.js';
@@ -42,6 +42,28 @@ export async function startRegistry(t: TestContext, configure?: (app: FastifyIns
   return { app, host: `127.0.0.1:${(app.server.address() as AddressInfo).port}`, requests };
 }
 
+/** The Authorization header of HTTP Basic credentials. */
+export function basicHeader(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+/** Answers 401 UNAUTHORIZED with `challenge` as WWW-Authenticate. */
+export function unauthorized(reply: FastifyReply, challenge: string): FastifyReply {
+  return reply
+    .code(401)
+    .header('www-authenticate', challenge)
+    .header('content-type', 'application/json')
+    .send({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
+}
+
+/** Puts HTTP Basic authentication for one user in front of every /v2 endpoint. */
+export function requireBasic(app: FastifyInstance, user: string, password: string): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/v2')) return;
+    if (request.headers.authorization !== basicHeader(user, password)) return unauthorized(reply, 'Basic realm="wharf-test"');
+  });
+}
+
 /** The requests of `registry` since `from` whose line matches `pattern`. */
 export function requestsMatching(registry: TestRegistry, pattern: RegExp, from = 0): string[] {
   return registry.requests.slice(from).filter((line) => pattern.test(line));
@@ -54,12 +76,12 @@ export async function temporaryStore(t: TestContext): Promise<ContentStore> {
   return new ContentStore(root);
 }
 
-/** A Docker config.json holding `auths`, in a temporary directory; returns its path. */
-export async function dockerConfig(t: TestContext, auths: Record<string, object>): Promise<string> {
+/** A Docker config.json holding `auths` (and `more` keys: credsStore, credHelpers), in a temporary directory; returns its path. */
+export async function dockerConfig(t: TestContext, auths: Record<string, object>, more: Record<string, unknown> = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-docker-config-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'config.json');
-  await writeFile(path, JSON.stringify({ auths }));
+  await writeFile(path, JSON.stringify({ auths, ...more }));
   return path;
 }
 
