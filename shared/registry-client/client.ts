@@ -78,6 +78,9 @@ const UNTRUSTED_CERTIFICATE = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
 ]);
 
+// TLS alerts by which a server turns down the client certificate we sent, or our sending none.
+const CLIENT_CERTIFICATE_REFUSED = new Set(['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA']);
+
 /**
  * Speaks the distribution API to any registry: finds each host's scheme with one `GET /v2/`,
  * authenticates (Basic or Bearer tokens, credentials from the Docker config or its credential
@@ -292,24 +295,30 @@ export class RegistryClient {
       response = await this.exchange('GET', new URL('/v2/', origin), {}, undefined, false);
     } catch (error) {
       // As Docker does for insecure registries: HTTPS failed to connect or handshake, so try plain HTTP.
-      if (insecure) {
-        origin = `http://${host}`;
-        response = await this.exchange('GET', new URL('/v2/', origin), {}, undefined, false);
-      } else if (isTransientError(error) || error instanceof RegistryTlsError) {
-        throw error;
-      } else if (UNTRUSTED_CERTIFICATE.has((error as NodeJS.ErrnoException).code ?? '')) {
-        throw new Error(
-          `https://${host}/v2/: the registry's certificate is not trusted (${(error as Error).message}): add its CA as ${join(this.certsDirectory, host, 'ca.crt')} or with --registry-ca FILE, or pass --insecure-registry ${host}`,
-        );
-      } else {
-        throw new Error(`cannot reach https://${host}/v2/: ${(error as Error).message} (for a registry without trusted TLS, pass --insecure-registry ${host})`);
-      }
+      if (!insecure || error instanceof RegistryTlsError) throw this.httpsFailure(host, error);
+      origin = `http://${host}`;
+      response = await this.exchange('GET', new URL('/v2/', origin), {}, undefined, false);
     }
     if (isTransientStatus(response.statusCode ?? 0)) throw await RegistryResponseError.from('GET', new URL('/v2/', origin), response);
     discardBody(response);
     const challenge = response.headers['www-authenticate'];
     if (response.statusCode === 401 && challenge !== undefined) this.auth.challenged(host, challenge);
     return { origin };
+  }
+
+  /** Why HTTPS to a host failed, with what to do about it when the TLS handshake is the reason. */
+  private httpsFailure(host: string, error: unknown): unknown {
+    if (isTransientError(error) || error instanceof RegistryTlsError) return error;
+    const { code, reason, message } = error as NodeJS.ErrnoException & { reason?: string };
+    if (UNTRUSTED_CERTIFICATE.has(code ?? '')) {
+      return new Error(
+        `https://${host}/v2/: the registry's certificate is not trusted (${message}): add its CA as ${join(this.certsDirectory, host, 'ca.crt')} or with --registry-ca FILE, or pass --insecure-registry ${host}`,
+      );
+    }
+    if (CLIENT_CERTIFICATE_REFUSED.has(code ?? '')) {
+      return new Error(`https://${host}/v2/: the registry refused the TLS handshake (${reason ?? message}): it wants a client certificate it trusts, as ${join(this.certsDirectory, host)}/NAME.cert with NAME.key`);
+    }
+    return new Error(`cannot reach https://${host}/v2/: ${reason ?? message} (for a registry without trusted TLS, pass --insecure-registry ${host})`);
   }
 
   private dockerCredentials(): Promise<DockerCredentials> {
