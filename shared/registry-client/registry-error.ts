@@ -1,5 +1,5 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
-import { readBody } from './http-transport.js';
+import { discardBody, readBody } from './http-transport.js';
 
 /** One entry of the OCI error envelope (`{"errors":[{"code","message"}]}`). */
 export interface RegistryErrorDetail {
@@ -29,6 +29,8 @@ export class RegistryResponseError extends Error {
 
   /** Builds the error from a response, reading its envelope. */
   static async from(method: string, url: URL, response: IncomingMessage): Promise<RegistryResponseError> {
+    // A HEAD answer has no body, but must still be read to its end to free the connection.
+    if (method === 'HEAD') discardBody(response);
     const body = method === 'HEAD' ? Buffer.alloc(0) : await readBody(response, ERROR_BODY_LIMIT).catch(() => Buffer.alloc(0));
     return new RegistryResponseError(method, redacted(url), response.statusCode ?? 0, parseEnvelope(body));
   }
