@@ -35,6 +35,13 @@ describe('wharf build options', () => {
     assert.throws(() => parse(['--secret', 'id=a,src=f,env=V', '.']), /not both/);
   });
 
+  test('--insecure-registry and --registry-ca repeat; CA files resolve against the working directory', () => {
+    const options = parse(['--insecure-registry', 'reg.lan:5000', '--registry-ca', 'certs/ca.pem', '--registry-ca', '/etc/ssl/corp.pem', '.']);
+    assert.deepEqual(options.insecureRegistries, ['reg.lan:5000']);
+    assert.deepEqual(options.registryCas, [resolve('certs/ca.pem'), '/etc/ssl/corp.pem']);
+    assert.deepEqual(parse(['.']).registryCas, []);
+  });
+
   test('--cache-to and --cache-from take registry references, mode min by default', () => {
     const options = parse(['--cache-to', 'type=registry,ref=localhost:5000/cache:main,mode=max', '--cache-from', 'type=registry,ref=localhost:5000/cache:main', '.']);
     assert.deepEqual(options.cacheTo, [{ ref: 'localhost:5000/cache:main', mode: 'max' }]);

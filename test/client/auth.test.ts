@@ -19,6 +19,8 @@ interface BearerServer {
   readonly tokenRequests: string[][];
   /** How each token request authenticated: 'basic', 'refresh_token' or 'anonymous'. */
   readonly grants: string[];
+  /** The `account` parameter of each GET token request ('' when absent). */
+  readonly accounts: string[];
   /** Forgets every token issued, as a token server restart or revocation would. */
   revokeAll(): void;
 }
@@ -30,7 +32,7 @@ interface BearerServer {
  */
 function requireBearer(app: FastifyInstance, identityToken?: string): BearerServer {
   const tokens = new Map<string, Set<string>>();
-  const server: BearerServer = { tokenRequests: [], grants: [], revokeAll: () => tokens.clear() };
+  const server: BearerServer = { tokenRequests: [], grants: [], accounts: [], revokeAll: () => tokens.clear() };
   const issue = (reply: FastifyReply, scopes: string[], field: 'token' | 'access_token') => {
     const token = randomBytes(12).toString('hex');
     const granted = new Set<string>();
@@ -42,9 +44,10 @@ function requireBearer(app: FastifyInstance, identityToken?: string): BearerServ
     return reply.send({ [field]: token, expires_in: 300 });
   };
   app.get('/token', async (request, reply) => {
-    const scope = (request.query as { scope?: string | string[] }).scope;
+    const { scope, account } = request.query as { scope?: string | string[]; account?: string };
     const scopes = scope === undefined ? [] : [scope].flat();
     server.tokenRequests.push(scopes);
+    server.accounts.push(account ?? '');
     if (request.headers.authorization !== basicHeader(USER, PASSWORD)) {
       server.grants.push('anonymous');
       return reply.code(401).send({ details: 'incorrect username or password' });
@@ -119,6 +122,7 @@ test('Bearer auth: one token per scope set, requested from the realm with Basic 
   assert.equal(pulled.digest, image.digest);
   assert.deepEqual(server.tokenRequests, [['repository:bearer/app:pull,push'], ['repository:bearer/app:pull']]);
   assert.deepEqual(server.grants, ['basic', 'basic']);
+  assert.deepEqual(server.accounts, [USER, USER], 'the account is named, as docker names it');
 });
 
 test('Bearer auth: a mount asks for pull on the source repository as well', async (t) => {
