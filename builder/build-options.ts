@@ -88,7 +88,11 @@ Options:
                                   reuse a build cache exported to a registry (repeatable)
   -h, --help                      show this help
 
-SOURCE_DATE_EPOCH in the environment clamps created times and file mtimes for reproducible builds.`;
+Environment:
+  DOCKER_CONFIG      the folder of config.json, whose credHelpers, credsStore and auths give registry credentials
+  WHARF_CERTS_D      the per-registry TLS folder: HOST[:PORT]/*.crt CAs, *.cert + *.key client certificates
+                     (default /etc/docker/certs.d)
+  SOURCE_DATE_EPOCH  clamps created times and file mtimes for reproducible builds`;
 
 /** Parses `wharf build` arguments; throws BuildUsageError. Returns undefined for --help. */
 export function parseBuildOptions(args: string[], env: NodeJS.ProcessEnv): BuildOptions | undefined {
