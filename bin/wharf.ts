@@ -26,7 +26,7 @@ function settingRows({ SERVE_SETTINGS, envName }: ServeConfigModule, keys?: read
   const storageDefault = SERVE_SETTINGS.find((s) => s.key === 'storage')!.default(process.env, '');
   const rows = SERVE_SETTINGS.filter((s) => keys === undefined || keys.includes(s.key)).map((s) => {
     const flag = `--${s.key} ${s.value}`;
-    return `  ${flag.padEnd(34)}${s.help}\n  ${''.padEnd(34)}env ${envName(s.key)}, default ${s.default(process.env, storageDefault)}`;
+    return `  ${flag.padEnd(34)}${s.help}\n  ${''.padEnd(34)}env ${envName(s.key)}, default ${s.default(process.env, storageDefault) || 'none'}`;
   });
   return `${rows.join('\n')}
   ${'--config FILE'.padEnd(34)}YAML file of settings (keys as the flags, e.g. "addr: 127.0.0.1:5000")

@@ -1,11 +1,23 @@
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { answerClientError } from './client-errors.js';
 import { ERROR_CODES, RegistryError } from './errors.js';
+import {
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  HEADER_TIMEOUT_CHECK_INTERVAL_MS,
+  KEEP_ALIVE_TIMEOUT_MS,
+  MAX_HEADER_BYTES,
+  MAX_PARSED_BODY_BYTES,
+  MAX_URL_BYTES,
+} from './http-limits.js';
 import { Registry } from './registry.js';
 import { RequestLog } from './request-log.js';
 import { allowAll } from './pull-access.js';
 import { matchRoute, type Method } from './routes.js';
 import { IN_MEMORY } from './search/search-database.js';
+import { cutStalledConnections } from './stalled-connections.js';
 import type { StorageDriver } from './storage/driver.js';
+import type { TlsCredentials } from './tls-credentials.js';
 
 export interface AppOptions {
   readonly storage: StorageDriver;
@@ -13,6 +25,12 @@ export interface AppOptions {
   readonly searchIndex?: string;
   /** fastify's logger option: false for tests, pino options for `wharf serve`. */
   readonly logger?: FastifyServerOptions['logger'];
+  /** Serve HTTPS with these; plain HTTP (insecure-registry mode) without. */
+  readonly tls?: TlsCredentials;
+  /** How long a client may take to send a request's headers (default 30 s). */
+  readonly headerTimeoutMs?: number;
+  /** How long a connection may wait on its client with nothing moving (default 60 s). */
+  readonly idleTimeoutMs?: number;
 }
 
 declare module 'fastify' {
@@ -28,14 +46,27 @@ const RETRY_AFTER_SECONDS = 5;
 /** Builds the registry's fastify app without listening, so tests can `inject` and `serve` can `listen`. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const requestLog = new RequestLog();
+  const serverOptions = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    headersTimeout: options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
+    connectionsCheckingInterval: HEADER_TIMEOUT_CHECK_INTERVAL_MS,
+  };
   const app = fastify({
     logger: options.logger ?? false,
     logController: requestLog,
     exposeHeadRoutes: false,
-    // Blob and manifest bodies are streamed or size-checked by their handlers, not by fastify.
-    bodyLimit: Number.MAX_SAFE_INTEGER,
+    // Blob and manifest bodies are streamed or size-checked by their handlers; this bounds what fastify parses itself.
+    bodyLimit: MAX_PARSED_BODY_BYTES,
     return503OnClosing: true,
+    http: serverOptions,
+    ...(options.tls ? { https: { ...serverOptions, cert: options.tls.cert, key: options.tls.key } } : {}),
+    // No limit on a whole request: a 1 GiB push on a slow link is fine while its bytes keep moving.
+    requestTimeout: 0,
+    connectionTimeout: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    clientErrorHandler: answerClientError,
   });
+  cutStalledConnections(app.server);
   const registry = new Registry(options.storage, { searchIndex: options.searchIndex ?? IN_MEMORY, log: app.log });
   app.decorate('registry', registry);
   registry.search.start();
@@ -45,8 +76,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
+    if (request.url.length > MAX_URL_BYTES) {
+      throw new RegistryError('UNSUPPORTED', `request URL is longer than ${MAX_URL_BYTES} bytes`, undefined, 414);
+    }
   });
 
   app.addHook('onRequestAbort', async (request) => requestLog.requestAborted(request));

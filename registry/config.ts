@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './http-limits.js';
 
 /** Everything `wharf serve` can be told. */
 export interface ServeConfig {
@@ -15,6 +16,18 @@ export interface ServeConfig {
   readonly uploadPurgeAgeMs: number;
   readonly uploadPurgeIntervalMs: number;
   readonly shutdownTimeoutMs: number;
+  /** The certificate (chain) and key files to serve TLS with; none is insecure-registry mode, plain HTTP. */
+  readonly tls?: TlsFiles;
+  /** How long a client may take to send a request's headers. */
+  readonly headerTimeoutMs: number;
+  /** How long a connection may wait on its client with no byte moving before it is cut. */
+  readonly idleTimeoutMs: number;
+}
+
+/** PEM files: the server's certificate followed by its intermediates, and its private key. */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 /** A setting that cannot be used; `wharf serve` prints it as one line and exits. */
@@ -48,6 +61,15 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   { key: 'upload-purge-age', value: 'DURATION', default: () => '168h', help: 'delete upload sessions older than this' },
   { key: 'upload-purge-interval', value: 'DURATION', default: () => '1h', help: 'how often to look for old upload sessions' },
   { key: 'shutdown-timeout', value: 'DURATION', default: () => '30s', help: 'on SIGTERM, how long in-flight requests may take to finish' },
+  { key: 'tls-cert', value: 'FILE', default: () => '', help: 'serve HTTPS with this PEM certificate, followed by its intermediates (with --tls-key)' },
+  { key: 'tls-key', value: 'FILE', default: () => '', help: 'the PEM private key of --tls-cert' },
+  { key: 'header-timeout', value: 'DURATION', default: () => `${DEFAULT_HEADER_TIMEOUT_MS / 1000}s`, help: "how long a client may take to send a request's headers" },
+  {
+    key: 'idle-timeout',
+    value: 'DURATION',
+    default: () => `${DEFAULT_IDLE_TIMEOUT_MS / 1000}s`,
+    help: 'cut a connection whose client sends or reads nothing for this long (a stalled upload or download)',
+  },
 ];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -92,13 +114,24 @@ export function resolveServeConfig(flags: Readonly<Record<string, string | undef
   return {
     host,
     port,
+    tls: tlsFiles(value('tls-cert'), value('tls-key')),
     storage,
     searchIndex: indexPath(searchIndex.value),
     logLevel: logLevel.value,
     uploadPurgeAgeMs: duration('upload-purge-age', { positive: true }),
     uploadPurgeIntervalMs: duration('upload-purge-interval', { positive: true }),
     shutdownTimeoutMs: duration('shutdown-timeout', { positive: false }),
+    headerTimeoutMs: duration('header-timeout', { positive: true }),
+    idleTimeoutMs: duration('idle-timeout', { positive: true }),
   };
+}
+
+/** Both TLS files or neither: one alone is a mistake, not a request for plain HTTP. */
+function tlsFiles(cert: { value: string; source: string }, key: { value: string; source: string }): TlsFiles | undefined {
+  if (cert.value === '' && key.value === '') return undefined;
+  if (key.value === '') throw new ConfigError(`${cert.source}: needs --tls-key too (the certificate's private key)`);
+  if (cert.value === '') throw new ConfigError(`${key.source}: needs --tls-cert too (the certificate the key belongs to)`);
+  return { certFile: cert.value, keyFile: key.value };
 }
 
 function dataHome(env: NodeJS.ProcessEnv): string {

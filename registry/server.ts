@@ -1,23 +1,35 @@
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { createApp } from './app.js';
 import { ConfigError, type ServeConfig } from './config.js';
 import type { StorageDriver } from './storage/driver.js';
 import { listOrEmpty } from './storage/list-or-empty.js';
 import { openStorage } from './storage/open-storage.js';
+import { readTlsCredentials } from './tls-credentials.js';
 
 // setTimeout turns a longer delay into 1 ms: a 30d setting must mean "very long", not "now".
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Runs `wharf serve` until SIGTERM or SIGINT, then drains in-flight requests and resolves. */
 export async function serve(config: ServeConfig): Promise<void> {
+  // Read before the storage is opened: a wrong TLS file is the quickest mistake to report.
+  const tls = config.tls && readTlsCredentials(config.tls);
   const storage = await openStorage(config.storage);
   await checkReachable(storage);
-  const app = await createApp({ storage, searchIndex: config.searchIndex, logger: { level: config.logLevel } });
+  const app = await createApp({
+    storage,
+    searchIndex: config.searchIndex,
+    logger: { level: config.logLevel },
+    tls,
+    headerTimeoutMs: config.headerTimeoutMs,
+    idleTimeoutMs: Math.min(config.idleTimeoutMs, MAX_TIMER_MS),
+  });
   await app.listen({ host: config.host, port: config.port });
-  app.log.info({ storage: storage.name, searchIndex: config.searchIndex }, 'wharf registry ready');
-  if (!isLoopback(config.host)) {
+  app.log.info({ storage: storage.name, searchIndex: config.searchIndex, tls: tls !== undefined }, 'wharf registry ready');
+  if (!tls && !isLoopback(config.host)) {
+    const host = isUnspecified(config.host) ? hostname() : config.host;
     app.log.warn(
-      `serving plain HTTP on ${config.host}:${config.port}: Docker clients on other hosts must list this registry in "insecure-registries"`,
+      `insecure-registry mode: serving plain HTTP on ${config.host}:${config.port}; Docker clients on other hosts must list "${host}:${config.port}" in "insecure-registries" of /etc/docker/daemon.json (or serve TLS with --tls-cert and --tls-key)`,
     );
   }
 
@@ -68,6 +80,11 @@ async function checkReachable(storage: StorageDriver): Promise<void> {
   } catch (error) {
     throw new ConfigError(`--storage: cannot use ${storage.name}: ${(error as Error).message}`);
   }
+}
+
+/** The wildcard addresses, which listen on every interface. */
+function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
 }
 
 function isLoopback(host: string): boolean {

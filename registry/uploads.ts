@@ -84,6 +84,8 @@ export class UploadSessions {
 
   /** Ends a session and deletes what it received. */
   async cancel(name: string, id: string): Promise<void> {
+    // An id that no session could have (`..`, another folder's name) must not become a path to delete.
+    if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
     this.runningHashes.delete(id);
     try {
       await this.driver.delete(StoragePaths.upload(name, id));

@@ -64,6 +64,9 @@ test('resolveServeConfig: the defaults', () => {
   assert.equal(config.uploadPurgeAgeMs, 168 * HOUR);
   assert.equal(config.uploadPurgeIntervalMs, HOUR);
   assert.equal(config.shutdownTimeoutMs, 30 * SECOND);
+  assert.equal(config.tls, undefined, 'plain HTTP unless told');
+  assert.equal(config.headerTimeoutMs, 30 * SECOND);
+  assert.equal(config.idleTimeoutMs, 60 * SECOND);
   assert.match(config.storage, /[/\\]wharf[/\\]registry$/);
   assert.equal(config.searchIndex, join(config.storage, 'search-index.db'));
 });
@@ -88,6 +91,10 @@ test('resolveServeConfig: every setting has a flag, a WHARF_ variable and a YAML
     'upload-purge-age': ['1h', '2h', '3h'],
     'upload-purge-interval': ['1m', '2m', '3m'],
     'shutdown-timeout': ['1s', '2s', '3s'],
+    'tls-cert': ['/file.crt', '/env.crt', '/flag.crt'],
+    'tls-key': ['/file.key', '/env.key', '/flag.key'],
+    'header-timeout': ['4s', '5s', '6s'],
+    'idle-timeout': ['7s', '8s', '9s'],
   };
   assert.deepEqual(Object.keys(values).sort(), SERVE_SETTINGS.map((s) => s.key).sort(), 'this test covers every setting');
   const file = await yamlFile('all.yaml', Object.entries(values).map(([key, [v]]) => `${key}: "${v}"`).join('\n'));
@@ -101,12 +108,29 @@ test('resolveServeConfig: every setting has a flag, a WHARF_ variable and a YAML
     config.uploadPurgeAgeMs,
     config.uploadPurgeIntervalMs,
     config.shutdownTimeoutMs,
+    config.tls?.certFile,
+    config.tls?.keyFile,
+    config.headerTimeoutMs,
+    config.idleTimeoutMs,
   ];
 
-  assert.deepEqual(pick(resolveServeConfig({ config: file }, {})), ['127.0.0.1:1001', '/from/file', '/file.db', 'error', HOUR, 60 * SECOND, SECOND]);
-  assert.deepEqual(pick(resolveServeConfig({ config: file }, env)), ['127.0.0.1:1002', '/from/env', '/env.db', 'debug', 2 * HOUR, 120 * SECOND, 2 * SECOND]);
-  assert.deepEqual(pick(resolveServeConfig({ config: file, ...flags }, env)), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND]);
-  assert.deepEqual(pick(resolveServeConfig(flags, {})), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND]);
+  assert.deepEqual(pick(resolveServeConfig({ config: file }, {})), ['127.0.0.1:1001', '/from/file', '/file.db', 'error', HOUR, 60 * SECOND, SECOND, '/file.crt', '/file.key', 4 * SECOND, 7 * SECOND]);
+  assert.deepEqual(pick(resolveServeConfig({ config: file }, env)), ['127.0.0.1:1002', '/from/env', '/env.db', 'debug', 2 * HOUR, 120 * SECOND, 2 * SECOND, '/env.crt', '/env.key', 5 * SECOND, 8 * SECOND]);
+  assert.deepEqual(pick(resolveServeConfig({ config: file, ...flags }, env)), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND, '/flag.crt', '/flag.key', 6 * SECOND, 9 * SECOND]);
+  assert.deepEqual(pick(resolveServeConfig(flags, {})), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND, '/flag.crt', '/flag.key', 6 * SECOND, 9 * SECOND]);
+});
+
+test('resolveServeConfig: a TLS certificate needs its key and a key its certificate, from wherever each came', async () => {
+  assertConfigError(() => resolveServeConfig({ 'tls-cert': '/srv/tls/cert.pem' }, {}), '--tls-cert: ', /needs --tls-key/);
+  assertConfigError(() => resolveServeConfig({}, { WHARF_TLS_KEY: '/srv/tls/key.pem' }), 'WHARF_TLS_KEY: ', /needs --tls-cert/);
+  const file = await yamlFile('tls-cert-only.yaml', 'tls-cert: /srv/tls/cert.pem\n');
+  assertConfigError(() => resolveServeConfig({ config: file }, {}), `tls-cert in ${file}: `, /needs --tls-key/);
+  assert.deepEqual(resolveServeConfig({ 'tls-key': '/k.pem' }, { WHARF_TLS_CERT: '/c.pem' }).tls, { certFile: '/c.pem', keyFile: '/k.pem' });
+});
+
+test('resolveServeConfig: the header and idle timeouts must be longer than 0', () => {
+  assertConfigError(() => resolveServeConfig({ 'header-timeout': '0s' }, {}), '--header-timeout: ', /longer than 0/);
+  assertConfigError(() => resolveServeConfig({}, { WHARF_IDLE_TIMEOUT: '0ms' }), 'WHARF_IDLE_TIMEOUT: ', /longer than 0/);
 });
 
 test('resolveServeConfig: an empty variable counts as unset; an undefined flag too', async () => {

@@ -233,7 +233,10 @@ test('wharf serve --help lists every setting with its flag and variable; wharf -
   const serveHelp = await runWharf(['serve', '--help']);
   assert.equal(serveHelp.code, 0);
   assert.equal(serveHelp.stderr, '');
-  const expected = ['addr', 'storage', 'search-index', 'log-level', 'upload-purge-age', 'upload-purge-interval', 'shutdown-timeout'];
+  const expected = [
+    'addr', 'storage', 'search-index', 'log-level', 'upload-purge-age', 'upload-purge-interval', 'shutdown-timeout',
+    'tls-cert', 'tls-key', 'header-timeout', 'idle-timeout',
+  ];
   assert.deepEqual(SERVE_SETTINGS.map((s) => s.key).sort(), [...expected].sort(), 'the settings this test knows about');
   for (const key of expected) {
     assert.match(serveHelp.stdout, new RegExp(`--${key} `), `--${key} in serve --help`);

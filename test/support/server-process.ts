@@ -3,7 +3,8 @@
 // see how it exited. Every wait is bounded. Shared by test/e2e, test/server (through
 // wharf-process.ts) and bench/; it knows nothing of node:test, so the benchmark can use it too.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { get } from 'node:http';
+import { get, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const READY_TIMEOUT_MS = 20_000;
@@ -30,6 +31,8 @@ export interface ServerSpec {
   readonly discardStdout?: boolean;
   /** Sees every piece of output as it arrives (the e2e tests copy it to a log file). */
   readonly onOutput?: (text: string) => void;
+  /** The server speaks HTTPS with a certificate this CA (PEM) verifies: `url` is https://, and readiness is probed with it. */
+  readonly tlsCa?: Buffer;
 }
 
 /** A spawned server; `ready()` tells when it answers. */
@@ -38,7 +41,7 @@ export interface ServerProcess {
   readonly port: number;
   /** `127.0.0.1:PORT`, the form image references use. */
   readonly host: string;
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT`, or `https://` for a server with `tlsCa` */
   readonly url: string;
   /**
    * Resolves once GET /v2/ answers 200 (or 401, with auth on). Rejects with ServerExitedError if
@@ -76,13 +79,15 @@ function tailOf(output: string): string {
   return output === '' ? ' with no output' : `; output (tail):\n${output.slice(-6000)}`;
 }
 
-/** The status of GET /v2/ on a fresh connection, or undefined when nothing answers within 2 s. */
-function probe(url: string): Promise<number | undefined> {
+/** The status of GET /v2/ on a fresh connection (verified against `ca` for HTTPS), or undefined when nothing answers within 2 s. */
+function probe(url: string, ca: Buffer | undefined): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = get(`${url}/v2/`, { agent: false, timeout: 2_000 }, (res) => {
+    const answered = (res: IncomingMessage) => {
       res.resume();
       resolve(res.statusCode);
-    });
+    };
+    const options = { agent: false, timeout: 2_000 };
+    const req = ca === undefined ? get(`${url}/v2/`, options, answered) : httpsGet(`${url}/v2/`, { ...options, ca }, answered);
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
   });
@@ -95,7 +100,7 @@ export function spawnServer(spec: ServerSpec): ServerProcess {
     env: spec.env ?? process.env,
   });
   const host = `127.0.0.1:${spec.port}`;
-  const url = `http://${host}`;
+  const url = `${spec.tlsCa === undefined ? 'http' : 'https'}://${host}`;
 
   let out = '';
   let err = '';
@@ -145,7 +150,7 @@ export function spawnServer(spec: ServerSpec): ServerProcess {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (status) throw new ServerExitedError(spec.name, status, all);
-        const answer = await probe(url);
+        const answer = await probe(url, spec.tlsCa);
         if (answer === 200 || answer === 401) return;
         if (Date.now() > deadline) {
           child.kill('SIGKILL');

@@ -34,6 +34,8 @@ interface ServeOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Sees all output as it arrives (test/e2e copies it to WHARF_E2E_LOG). */
   readonly onOutput?: (text: string) => void;
+  /** The server is given --tls-cert/--tls-key in `args`: its URL is https:// and readiness is checked with this CA. */
+  readonly tlsCa?: Buffer;
 }
 
 /**
@@ -70,7 +72,7 @@ export async function startWharf(options: WharfOptions): Promise<WharfProcess> {
     if (options.passStorage !== false) args.push('--storage', storage);
     if (options.logLevel !== null) args.push('--log-level', options.logLevel ?? 'warn');
     args.push(...(options.args ?? []));
-    const server = spawnServer({ name: 'wharf serve', command: process.execPath, args, port, env: cleanEnv(options.env), onOutput: options.onOutput });
+    const server = spawnServer({ name: 'wharf serve', command: process.execPath, args, port, env: cleanEnv(options.env), onOutput: options.onOutput, tlsCa: options.tlsCa });
     options.t?.after(async () => {
       if (!server.exited()) await server.kill();
     });
