@@ -42,7 +42,7 @@ describe('wharf build against a registry with htpasswd and TLS', { skip }, () =>
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wharf-build-auth-'));
-    pki = await makeTestPki(dir, [address!]);
+    pki = await makeTestPki(dir, { ips: [address!] });
     await mkdir(join(dir, 'registry'));
     registry = await startSecuredDistribution({ dir: join(dir, 'registry'), address: address!, pki, users: { [USER]: PASSWORD } });
     certs = join(dir, 'certs.d');
@@ -130,7 +130,7 @@ describe('wharf build against a registry with htpasswd and TLS', { skip }, () =>
 
   test('without the registry\'s CA the build fails with one line saying how to trust it', async () => {
     const result = await build({ credsStore: 'wharftest' }, ['--push', '-t', `${registry.host}/app/untrusted:1`, ...buildArgs({ BASE: 'scratch' })], { certsDirectory: noCerts });
-    assertOneLineFailure(result, new RegExp(`^wharf build: https://${registry.host}/v2/: the registry's certificate is not trusted \\(unable to verify the first certificate\\): add its CA as ${join(noCerts, registry.host, 'ca.crt')} or with --registry-ca FILE, or pass --insecure-registry ${registry.host}\\n$`));
+    assertOneLineFailure(result, new RegExp(`^wharf build: https://${registry.host}/v2/: the registry's certificate is not trusted \\(unable to get local issuer certificate\\): add its CA as ${join(noCerts, registry.host, 'ca.crt')} or with --registry-ca FILE, or pass --insecure-registry ${registry.host}\\n$`));
   });
 
   test('--registry-ca trusts the CA for the build without a certs.d folder', async () => {

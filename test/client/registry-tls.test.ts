@@ -34,7 +34,7 @@ describe('registry TLS: CAs and client certificates', { skip }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wharf-registry-tls-'));
-    pki = await makeTestPki(dir, [address!]);
+    pki = await makeTestPki(dir, { ips: [address!] });
     await mkdir(join(dir, 'plain'));
     await mkdir(join(dir, 'mutual'));
     registry = await startSecuredDistribution({ dir: join(dir, 'plain'), address: address!, pki });
@@ -69,14 +69,14 @@ describe('registry TLS: CAs and client certificates', { skip }, () => {
     await assert.rejects(pullImage(new RegistryClient({ certsDirectory: empty }), ref, AMD64, await temporaryStore(context)), (error: Error) => {
       assert.equal(
         error.message,
-        `https://${registry.host}/v2/: the registry's certificate is not trusted (unable to verify the first certificate): add its CA as ${join(empty, registry.host, 'ca.crt')} or with --registry-ca FILE, or pass --insecure-registry ${registry.host}`,
+        `https://${registry.host}/v2/: the registry's certificate is not trusted (unable to get local issuer certificate): add its CA as ${join(empty, registry.host, 'ca.crt')} or with --registry-ca FILE, or pass --insecure-registry ${registry.host}`,
       );
       return true;
     });
   });
 
   test('another CA in its certs.d folder does not make it trusted', async (context) => {
-    const other = await makeTestPki(await mkdtemp(join(dir, 'other-')), [address!], 'another-ca');
+    const other = await makeTestPki(await mkdtemp(join(dir, 'other-')), { ips: [address!] }, 'another-ca');
     const certs = await certsDirectory('certs-other', registry.host, { 'ca.crt': other.caCert });
     const ref = parseImageReference(`${registry.host}/tls/other:1`);
     await assert.rejects(pullImage(new RegistryClient({ certsDirectory: certs }), ref, AMD64, await temporaryStore(context)), /certificate is not trusted/);

@@ -19,63 +19,27 @@ import {
 import { busyboxRootfsEntries, tarOf, writeOciLayout } from '../e2e/images.js';
 import { freePort } from '../support/free-port.js';
 import { tempDir } from '../support/temp-dir.js';
+import { makeTestPki, type TestPki } from '../support/test-pki.js';
 import { runWharf, startWharf, type WharfProcess } from '../support/wharf-process.js';
 import { send } from './http-client.js';
 
 const skopeoMissing = (await hasCommand('skopeo')) ? false : 'skopeo is not installed';
 const dockerMissing = (await dockerUnavailableReason()) ?? false;
 
-/** The files openssl made: every path is inside one temporary directory. */
-interface Pki {
-  readonly dir: string;
-  /** The root CA certificate: what clients trust. */
-  readonly caCert: string;
-  /** The server certificate followed by the intermediate that signed it. */
-  readonly chain: string;
-  /** The server certificate alone. */
-  readonly leaf: string;
-  readonly serverKey: string;
-  /** The same two certificates, intermediate first: a common mistake. */
+/** The test PKI, and two files of mistakes: the chain in the wrong order, and a key of no certificate here. */
+interface Pki extends TestPki {
   readonly reversedChain: string;
-  /** A key of no certificate here. */
   readonly otherKey: string;
 }
 
-const EXTENSIONS = `
-[intermediate]
-basicConstraints = critical, CA:true, pathlen:0
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-
-[server]
-basicConstraints = critical, CA:false
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid:always
-`;
-
-/** A root CA, an intermediate CA it signs and a server certificate the intermediate signs, with the real openssl. */
 async function makePki(dir: string): Promise<Pki> {
-  const at = (name: string) => join(dir, name);
-  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await writeFile(at('extensions.cnf'), EXTENSIONS);
-  await run('openssl', ['req', '-x509', ...newKey, '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '2', '-subj', '/CN=Wharf Test Root CA',
-    '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  const signed = async (name: string, subject: string, issuer: string, section: string, serial: string) => {
-    await run('openssl', ['req', '-new', ...newKey, '-keyout', at(`${name}.key`), '-out', at(`${name}.csr`), '-subj', subject]);
-    await run('openssl', ['x509', '-req', '-in', at(`${name}.csr`), '-CA', at(`${issuer}.crt`), '-CAkey', at(`${issuer}.key`), '-set_serial', serial,
-      '-days', '2', '-extfile', at('extensions.cnf'), '-extensions', section, '-out', at(`${name}.crt`)]);
-  };
-  await signed('intermediate', '/CN=Wharf Test Intermediate CA', 'ca', 'intermediate', '2');
-  await signed('server', '/CN=localhost', 'intermediate', 'server', '3');
-  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', at('other.key')]);
-  const [leaf, intermediate] = await Promise.all([readFile(at('server.crt'), 'utf8'), readFile(at('intermediate.crt'), 'utf8')]);
-  await writeFile(at('chain.crt'), leaf + intermediate);
-  await writeFile(at('reversed.crt'), intermediate + leaf);
-  return { dir, caCert: at('ca.crt'), chain: at('chain.crt'), leaf: at('server.crt'), serverKey: at('server.key'), reversedChain: at('reversed.crt'), otherKey: at('other.key') };
+  const pki = await makeTestPki(dir, { ips: ['127.0.0.1'], dns: ['localhost'] });
+  const [leaf, intermediate] = await Promise.all([readFile(pki.serverLeaf, 'utf8'), readFile(pki.intermediateCert, 'utf8')]);
+  const reversedChain = join(dir, 'reversed.pem');
+  await writeFile(reversedChain, intermediate + leaf);
+  const otherKey = join(dir, 'other.key');
+  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', otherKey]);
+  return { ...pki, reversedChain, otherKey };
 }
 
 let pki: Pki;
@@ -88,7 +52,7 @@ after(() => rm(scratch, { recursive: true, force: true }));
 
 /** `wharf serve` on 127.0.0.1 with the chain and key. */
 async function startTlsWharf(t: TestContext, extra: readonly string[] = []): Promise<WharfProcess> {
-  return startWharf({ t, args: ['--tls-cert', pki.chain, '--tls-key', pki.serverKey, ...extra], tlsCa: await readFile(pki.caCert) });
+  return startWharf({ t, args: ['--tls-cert', pki.serverCert, '--tls-key', pki.serverKey, ...extra], tlsCa: await readFile(pki.caCert) });
 }
 
 /** GET over https with node's own client, trusting `ca` (or only the system's CAs). */
@@ -119,8 +83,8 @@ test('node https trusting only the root CA verifies the served chain (leaf + int
 
 test('a certificate file without its intermediate cannot be verified from the root CA: the chain in the file is what is served', async (t) => {
   // Readiness is checked by a client that has the intermediate itself.
-  const withIntermediate = Buffer.concat([await readFile(pki.caCert), await readFile(pki.chain)]);
-  const server = await startWharf({ t, args: ['--tls-cert', pki.leaf, '--tls-key', pki.serverKey], tlsCa: withIntermediate });
+  const withIntermediate = Buffer.concat([await readFile(pki.caCert), await readFile(pki.serverCert)]);
+  const server = await startWharf({ t, args: ['--tls-cert', pki.serverLeaf, '--tls-key', pki.serverKey], tlsCa: withIntermediate });
   await assert.rejects(httpsGetStatus(`${server.url}/v2/`, await readFile(pki.caCert)), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
 });
 
@@ -176,16 +140,16 @@ test('the docker engine pushes and pulls over TLS with the CA in /etc/docker/cer
 });
 
 test('TLS mistakes stop wharf serve at start with one line naming the setting', async () => {
-  const missing = join(pki.dir, 'missing.pem');
+  const missing = join(scratch, 'missing.pem');
   const cases: [string[], RegExp][] = [
-    [['--tls-cert', pki.chain], /^wharf serve: --tls-cert: needs --tls-key too/],
+    [['--tls-cert', pki.serverCert], /^wharf serve: --tls-cert: needs --tls-key too/],
     [['--tls-key', pki.serverKey], /^wharf serve: --tls-key: needs --tls-cert too/],
     [['--tls-cert', missing, '--tls-key', pki.serverKey], /^wharf serve: --tls-cert .*missing\.pem: no such file$/],
-    [['--tls-cert', pki.chain, '--tls-key', missing], /^wharf serve: --tls-key .*missing\.pem: no such file$/],
-    [['--tls-cert', pki.chain, '--tls-key', pki.dir], /^wharf serve: --tls-key .*: is a directory$/],
+    [['--tls-cert', pki.serverCert, '--tls-key', missing], /^wharf serve: --tls-key .*missing\.pem: no such file$/],
+    [['--tls-cert', pki.serverCert, '--tls-key', scratch], /^wharf serve: --tls-key .*: is a directory$/],
     [['--tls-cert', pki.serverKey, '--tls-key', pki.serverKey], /^wharf serve: --tls-cert .*: not a PEM certificate/],
-    [['--tls-cert', pki.chain, '--tls-key', pki.chain], /^wharf serve: --tls-key .*: not a PEM private key/],
-    [['--tls-cert', pki.chain, '--tls-key', pki.otherKey], /^wharf serve: --tls-key .*other\.key does not belong to the first certificate in --tls-cert .*\(CN=localhost\)/],
+    [['--tls-cert', pki.serverCert, '--tls-key', pki.serverCert], /^wharf serve: --tls-key .*: not a PEM private key/],
+    [['--tls-cert', pki.serverCert, '--tls-key', pki.otherKey], /^wharf serve: --tls-key .*other\.key does not belong to the first certificate in --tls-cert .*\(CN=localhost\)/],
     [['--tls-cert', pki.reversedChain, '--tls-key', pki.serverKey], /does not belong to the first certificate .*must start with the server's certificate, then its intermediates$/],
   ];
   const port = await freePort();
@@ -219,7 +183,7 @@ test('insecure-registry mode warns once on 0.0.0.0, naming HOST:PORT and daemon.
     t,
     port: tlsPort,
     passAddr: false,
-    args: ['--addr', `0.0.0.0:${tlsPort}`, '--tls-cert', pki.chain, '--tls-key', pki.serverKey],
+    args: ['--addr', `0.0.0.0:${tlsPort}`, '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey],
     tlsCa: await readFile(pki.caCert),
   });
   await tls.stop();
