@@ -1,33 +1,43 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { S3Driver } from '../../registry/storage/s3.js';
+import { copyPartSize } from '../../registry/storage/s3-copy.js';
 import { parseS3Url } from '../../registry/storage/s3-options.js';
 import { startS3Server, S3RVER_ENV, type S3Server } from '../support/s3-server.js';
-import { runDriverSuite } from './driver-suite.js';
+import { copyAll, runDriverSuite, sha256, sha256Of } from './driver-suite.js';
 
 const MiB = 1024 * 1024;
 let server: S3Server;
 
 before(async () => {
-  server = await startS3Server();
+  // Logging every request lets the multipart copy tests see which requests a move made.
+  server = await startS3Server({ log: true });
   Object.assign(process.env, S3RVER_ENV);
 });
 after(() => server.stop());
 
-/** A driver on a new bucket; parts of 5 MiB, S3's least, so that tests of a few MiB span several. */
+/**
+ * Parts of 5 MiB, S3's least, so that tests of a few MiB span several, and objects over 5 MiB
+ * moved by a multipart copy of 5 MiB parts.
+ */
+const SMALL_PARTS = { partSize: '5MiB', multipartCopyThresholdSize: '5MiB', multipartCopyChunkSize: '5MiB' };
+
+/** A driver on a new bucket, with SMALL_PARTS unless `options` says otherwise. */
 async function newDriver(options: Record<string, string> = {}): Promise<{ driver: S3Driver; bucket: string }> {
-  const url = await server.bucket(undefined, { partSize: '5MiB', ...options });
+  const url = await server.bucket(undefined, { ...SMALL_PARTS, ...options });
   return { driver: new S3Driver(parseS3Url(url)), bucket: new URL(url).hostname };
 }
 
 runDriverSuite('s3', async () => ({ driver: (await newDriver()).driver, cleanup: async () => {} }));
 runDriverSuite('s3 with a key prefix', async () => {
-  const url = await server.bucket(undefined, { partSize: '5MiB' });
+  const url = await server.bucket(undefined, SMALL_PARTS);
   return { driver: new S3Driver(parseS3Url(url.replace('?', '/wharf/registry?'))), cleanup: async () => {} };
 });
 
@@ -78,7 +88,7 @@ describe('s3 storage driver on s3rver', () => {
   });
 
   test('two drivers on one bucket continue each other\'s writes', async () => {
-    const url = await server.bucket(undefined, { partSize: '5MiB' });
+    const url = await server.bucket(undefined, SMALL_PARTS);
     const [one, two] = [new S3Driver(parseS3Url(url)), new S3Driver(parseS3Url(url))];
     const content = randomBytes(13 * MiB + 1);
     const cuts = [0, 4 * MiB, 7 * MiB, content.length];
@@ -92,7 +102,7 @@ describe('s3 storage driver on s3rver', () => {
   });
 
   test('keys live under the prefix', async () => {
-    const url = await server.bucket(undefined, { partSize: '5MiB' });
+    const url = await server.bucket(undefined, SMALL_PARTS);
     const prefixed = new S3Driver(parseS3Url(url.replace('?', '/team/registry?')));
     await prefixed.putContent('/blobs/x', Buffer.from('x'));
     const root = new S3Driver(parseS3Url(url));
@@ -118,5 +128,100 @@ describe('s3 storage driver on s3rver', () => {
     const { driver } = await newDriver();
     await driver.putContent('/blob', Buffer.from('x'));
     assert.equal(await driver.redirectUrl('/blob'), undefined);
+  });
+});
+
+describe('s3 move of large objects: multipart copy', () => {
+  /** The copies s3rver was asked for in `bucket` since the last clearRequests(), as `PART RANGE` or `CopyObject`. */
+  function copies(bucket: string): string[] {
+    return server
+      .requests()
+      .filter((line) => line.startsWith(`PUT /${bucket}/`) && line.includes(' (copy'))
+      .map((line) => {
+        const part = new URL(line.split(' ')[1]!, 'http://s3').searchParams.get('partNumber');
+        return part === null ? 'CopyObject' : `${part} ${/\(copy (bytes=\d+-\d+)\)/.exec(line)?.[1]}`;
+      })
+      .sort((a, b) => parseInt(a) - parseInt(b));
+  }
+
+  /** Whether s3rver holds any multipart upload in `bucket` (s3rver keeps one as a folder of parts). */
+  async function openUploads(bucket: string): Promise<string[]> {
+    return readdir(join(server.directory, bucket, '._S3rver_uploads')).catch(() => []);
+  }
+
+  async function putObject(driver: S3Driver, path: string, content: Buffer): Promise<void> {
+    const writer = await driver.writer(path, false);
+    await pipeline(Readable.from([content]), writer.stream);
+    await writer.commit();
+  }
+
+  test('an object above multipartCopyThresholdSize is copied in equal parts by UploadPartCopy, the last part shorter', async () => {
+    const { driver, bucket } = await newDriver({ multipartCopyMaxConcurrency: '2' });
+    const content = randomBytes(12 * MiB + 7);
+    await putObject(driver, '/repositories/r/_uploads/id/data', content);
+    server.clearRequests();
+    await driver.move('/repositories/r/_uploads/id/data', '/blobs/sha256/ab/abcd/data');
+    assert.deepEqual(copies(bucket), [
+      `1 bytes=0-${5 * MiB - 1}`,
+      `2 bytes=${5 * MiB}-${10 * MiB - 1}`,
+      `3 bytes=${10 * MiB}-${12 * MiB + 6}`,
+    ]);
+    assert.equal((await driver.stat('/blobs/sha256/ab/abcd/data'))?.size, content.length);
+    assert.equal(await sha256Of(driver, '/blobs/sha256/ab/abcd/data'), sha256(content));
+    assert.ok((await copyAll(driver, '/blobs/sha256/ab/abcd/data', 5 * MiB - 2, 4)).equals(content.subarray(5 * MiB - 2, 5 * MiB + 2)));
+    assert.ok((await copyAll(driver, '/blobs/sha256/ab/abcd/data', 12 * MiB)).equals(content.subarray(12 * MiB)));
+    assert.equal(await driver.stat('/repositories/r/_uploads/id/data'), undefined);
+    assert.deepEqual(await openUploads(bucket), []);
+  });
+
+  test('an object at multipartCopyThresholdSize is moved by one CopyObject', async () => {
+    const { driver, bucket } = await newDriver();
+    const content = randomBytes(5 * MiB);
+    await putObject(driver, '/from', content);
+    server.clearRequests();
+    await driver.move('/from', '/to');
+    assert.deepEqual(copies(bucket), ['CopyObject']);
+    assert.ok((await driver.getContent('/to')).equals(content));
+    assert.equal(await driver.stat('/from'), undefined);
+  });
+
+  test('a multipart copy that fails part way aborts its upload and leaves the source, and no target', async (t) => {
+    // A proxy in front of s3rver that refuses the copy of part 2, as S3 would without s3:GetObject on that range.
+    const proxy = createServer((incoming, answer) => {
+      const url = new URL(incoming.url!, 'http://s3');
+      if (url.searchParams.get('partNumber') === '2' && incoming.headers['x-amz-copy-source'] !== undefined) {
+        answer.writeHead(403, { 'content-type': 'application/xml' });
+        answer.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+        return;
+      }
+      const upstream = new URL(server.endpoint);
+      const forwarded = request({ host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (response) => {
+        answer.writeHead(response.statusCode!, response.headers);
+        response.pipe(answer);
+      });
+      incoming.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+    const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const { driver, bucket } = await newDriver({ endpoint, multipartCopyMaxConcurrency: '1' });
+    const content = randomBytes(12 * MiB + 7);
+    await putObject(driver, '/from', content);
+    server.clearRequests();
+    await assert.rejects(driver.move('/from', '/to'), /Access Denied/);
+    // Part 1 was copied before part 2 failed: only an abort removes it.
+    assert.equal(copies(bucket)[0], `1 bytes=0-${5 * MiB - 1}`);
+    assert.deepEqual(await openUploads(bucket), []);
+    assert.equal(await driver.stat('/to'), undefined);
+    assert.ok((await driver.getContent('/from')).equals(content));
+  });
+
+  test('a blob that would take more than 10,000 parts is copied in fewer, larger equal parts', () => {
+    const GiB = 1024 * MiB;
+    assert.equal(copyPartSize(300 * GiB, 32 * MiB), 32 * MiB);
+    const size = 400 * GiB + 1;
+    const partSize = copyPartSize(size, 32 * MiB);
+    assert.ok(partSize > 32 * MiB);
+    assert.equal(Math.ceil(size / partSize), 10_000);
   });
 });
