@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import { createServer, request } from 'node:http';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { S3Driver } from '../../registry/storage/s3.js';
 import { copyPartSize } from '../../registry/storage/s3-copy.js';
 import { parseS3Url } from '../../registry/storage/s3-options.js';
@@ -41,19 +41,19 @@ runDriverSuite('s3 with a key prefix', async () => {
   return { driver: new S3Driver(parseS3Url(url.replace('?', '/wharf/registry?'))), cleanup: async () => {} };
 });
 
-describe('s3 storage driver on s3rver', () => {
-  /** The multipart uploads s3rver holds in a bucket, with the sizes of their parts. */
-  async function multipartUploads(bucket: string): Promise<number[][]> {
-    const uploads = join(server.directory, bucket, '._S3rver_uploads');
-    const ids = await readdir(uploads).catch(() => []);
-    return Promise.all(
-      ids.map(async (id) => {
-        const parts = (await readdir(join(uploads, id))).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(a) - Number(b));
-        return Promise.all(parts.map(async (part) => (await stat(join(uploads, id, part))).size));
-      }),
-    );
-  }
+/** The multipart uploads s3rver holds in a bucket, with the sizes of their parts. */
+async function multipartUploads(bucket: string): Promise<number[][]> {
+  const uploads = join(server.directory, bucket, '._S3rver_uploads');
+  const ids = await readdir(uploads).catch(() => []);
+  return Promise.all(
+    ids.map(async (id) => {
+      const parts = (await readdir(join(uploads, id))).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(a) - Number(b));
+      return Promise.all(parts.map(async (part) => (await stat(join(uploads, id, part))).size));
+    }),
+  );
+}
 
+describe('s3 storage driver on s3rver', () => {
   test('a closed write is one multipart upload of equal parts, the rest staged in the bucket', async () => {
     const { driver, bucket } = await newDriver();
     const writer = await driver.writer('/upload/data', true);
@@ -144,18 +144,13 @@ describe('s3 move of large objects: multipart copy', () => {
       .sort((a, b) => parseInt(a) - parseInt(b));
   }
 
-  /** Whether s3rver holds any multipart upload in `bucket` (s3rver keeps one as a folder of parts). */
-  async function openUploads(bucket: string): Promise<string[]> {
-    return readdir(join(server.directory, bucket, '._S3rver_uploads')).catch(() => []);
-  }
-
   async function putObject(driver: S3Driver, path: string, content: Buffer): Promise<void> {
     const writer = await driver.writer(path, false);
     await pipeline(Readable.from([content]), writer.stream);
     await writer.commit();
   }
 
-  test('an object above multipartCopyThresholdSize is copied in equal parts by UploadPartCopy, the last part shorter', async () => {
+  test('an object above multipartCopyThresholdSize is copied in equal parts by UploadPartCopy, the last shorter, and the source goes', async () => {
     const { driver, bucket } = await newDriver({ multipartCopyMaxConcurrency: '2' });
     const content = randomBytes(12 * MiB + 7);
     await putObject(driver, '/repositories/r/_uploads/id/data', content);
@@ -171,7 +166,7 @@ describe('s3 move of large objects: multipart copy', () => {
     assert.ok((await copyAll(driver, '/blobs/sha256/ab/abcd/data', 5 * MiB - 2, 4)).equals(content.subarray(5 * MiB - 2, 5 * MiB + 2)));
     assert.ok((await copyAll(driver, '/blobs/sha256/ab/abcd/data', 12 * MiB)).equals(content.subarray(12 * MiB)));
     assert.equal(await driver.stat('/repositories/r/_uploads/id/data'), undefined);
-    assert.deepEqual(await openUploads(bucket), []);
+    assert.deepEqual(await multipartUploads(bucket), []);
   });
 
   test('an object at multipartCopyThresholdSize is moved by one CopyObject', async () => {
@@ -185,16 +180,18 @@ describe('s3 move of large objects: multipart copy', () => {
     assert.equal(await driver.stat('/from'), undefined);
   });
 
-  test('a multipart copy that fails part way aborts its upload and leaves the source, and no target', async (t) => {
-    // A proxy in front of s3rver that refuses the copy of part 2, as S3 would without s3:GetObject on that range.
+  /**
+   * A driver on a new bucket through a proxy in front of s3rver, which lets `intercept` answer or
+   * change a request before forwarding it.
+   */
+  async function driverBehindProxy(
+    t: TestContext,
+    options: Record<string, string>,
+    intercept: (incoming: IncomingMessage, answer: ServerResponse) => boolean,
+  ): Promise<{ driver: S3Driver; bucket: string }> {
+    const upstream = new URL(server.endpoint);
     const proxy = createServer((incoming, answer) => {
-      const url = new URL(incoming.url!, 'http://s3');
-      if (url.searchParams.get('partNumber') === '2' && incoming.headers['x-amz-copy-source'] !== undefined) {
-        answer.writeHead(403, { 'content-type': 'application/xml' });
-        answer.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
-        return;
-      }
-      const upstream = new URL(server.endpoint);
+      if (intercept(incoming, answer)) return;
       const forwarded = request({ host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (response) => {
         answer.writeHead(response.statusCode!, response.headers);
         response.pipe(answer);
@@ -203,15 +200,43 @@ describe('s3 move of large objects: multipart copy', () => {
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
-    const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    const { driver, bucket } = await newDriver({ endpoint, multipartCopyMaxConcurrency: '1' });
+    return newDriver({ ...options, endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+  }
+
+  /** The part number an UploadPartCopy request copies, or undefined for any other request. */
+  function copiedPart(incoming: IncomingMessage): string | undefined {
+    if (incoming.headers['x-amz-copy-source'] === undefined) return undefined;
+    return new URL(incoming.url!, 'http://s3').searchParams.get('partNumber') ?? undefined;
+  }
+
+  test('a multipart copy that fails part way aborts its upload and leaves the source, and no target', async (t) => {
+    // Part 2 is refused, as S3 would refuse it without s3:GetObject on the source.
+    const { driver, bucket } = await driverBehindProxy(t, { multipartCopyMaxConcurrency: '1' }, (incoming, answer) => {
+      if (copiedPart(incoming) !== '2') return false;
+      answer.writeHead(403, { 'content-type': 'application/xml' });
+      answer.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      return true;
+    });
     const content = randomBytes(12 * MiB + 7);
     await putObject(driver, '/from', content);
     server.clearRequests();
     await assert.rejects(driver.move('/from', '/to'), /Access Denied/);
     // Part 1 was copied before part 2 failed: only an abort removes it.
     assert.equal(copies(bucket)[0], `1 bytes=0-${5 * MiB - 1}`);
-    assert.deepEqual(await openUploads(bucket), []);
+    assert.deepEqual(await multipartUploads(bucket), []);
+    assert.equal(await driver.stat('/to'), undefined);
+    assert.ok((await driver.getContent('/from')).equals(content));
+  });
+
+  test('a multipart copy whose ranges a server ignores is caught by its size and leaves no target', async (t) => {
+    // Without x-amz-copy-source-range every part is the whole object, as on a server that ignores it.
+    const { driver } = await driverBehindProxy(t, {}, (incoming) => {
+      if (copiedPart(incoming) !== undefined) delete incoming.headers['x-amz-copy-source-range'];
+      return false;
+    });
+    const content = randomBytes(11 * MiB);
+    await putObject(driver, '/from', content);
+    await assert.rejects(driver.move('/from', '/to'), new RegExp(`holds ${3 * content.length} bytes after a multipart copy of ${content.length}`));
     assert.equal(await driver.stat('/to'), undefined);
     assert.ok((await driver.getContent('/from')).equals(content));
   });
