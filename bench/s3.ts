@@ -68,7 +68,7 @@ async function startRegistry(storage: StorageName, dir: string, instances: numbe
 function operation(line: string): string {
   const [method, url] = line.split(' ') as [string, string];
   const query = new URL(url, 'http://s3').searchParams;
-  if (line.includes('(copy)')) return 'CopyObject';
+  if (line.includes(' (copy')) return query.has('partNumber') ? 'UploadPartCopy' : 'CopyObject';
   if (method === 'PUT' && query.has('partNumber')) return 'UploadPart';
   if (method === 'POST' && query.has('uploads')) return 'CreateMultipartUpload';
   if (method === 'POST' && query.has('uploadId')) return 'CompleteMultipartUpload';

@@ -1,9 +1,10 @@
 import type { Writable } from 'node:stream';
-import { CopyObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
 import { checkPath, checkRange } from './driver-arguments.js';
 import { S3Bucket, checkLength, isNotFound } from './s3-bucket.js';
+import { copyObject } from './s3-copy.js';
 import type { S3StorageOptions } from './s3-options.js';
 import { openS3Writer, parseMarkerKey, readUploadState, stateKey } from './s3-writer.js';
 
@@ -108,15 +109,14 @@ export class S3Driver implements StorageDriver {
       if ((await this.bucket.head(source)) === undefined) throw new PathNotFoundError(from);
       return;
     }
-    // A server-side copy: the bytes do not pass through the registry.
+    let copied;
     try {
-      await this.bucket.client.send(
-        new CopyObjectCommand({ Bucket: this.bucket.name, Key: target, CopySource: `${this.bucket.name}/${encodeURIComponent(source).replaceAll('%2F', '/')}` }),
-      );
+      copied = await copyObject(this.bucket, source, target);
     } catch (error) {
       if (isNotFound(error)) throw new PathNotFoundError(from);
       throw error;
     }
+    if (!copied) throw new PathNotFoundError(from);
     await this.bucket.deleteKeys([source]);
   }
 

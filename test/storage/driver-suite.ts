@@ -369,6 +369,21 @@ export function runDriverSuite(name: string, makeDriver: DriverFactory): void {
         assert.equal(await driver.stat('/from'), undefined);
       });
 
+      test('move of a 12 MiB object written in parts keeps every byte, read whole and by range', async () => {
+        const content = randomBytes(12 * MiB + 5);
+        const writer = await driver.writer('/uploads/id/data', false);
+        await pipeline(Readable.from(chunksOf(content, MiB)), writer.stream);
+        await writer.commit();
+        await driver.move('/uploads/id/data', '/blobs/sha256/ab/abcd/data');
+        assert.equal((await driver.stat('/blobs/sha256/ab/abcd/data'))?.size, content.length);
+        assert.equal(await sha256Of(driver, '/blobs/sha256/ab/abcd/data'), sha256(content));
+        // Ranges across the 5 MiB boundaries (S3's least part size) and the last few bytes.
+        for (const [offset, length] of [[5 * MiB - 3, 7], [10 * MiB - 1, 2 * MiB], [12 * MiB, 5]] as const) {
+          assert.ok((await copyAll(driver, '/blobs/sha256/ab/abcd/data', offset, length)).equals(content.subarray(offset, offset + length)), `${offset}+${length}`);
+        }
+        assert.equal(await driver.stat('/uploads/id/data'), undefined);
+      });
+
       test('move of a missing source throws PathNotFoundError and changes nothing', async () => {
         await driver.putContent('/to', text('untouched'));
         await assert.rejects(driver.move('/missing', '/to'), PathNotFoundError);
@@ -446,7 +461,7 @@ function* chunksOf(data: Buffer, chunkSize: number): Generator<Buffer> {
 }
 
 /** The bytes copyTo writes; chunks are copied because a driver may reuse its buffers after each write. */
-async function copyAll(driver: StorageDriver, path: string, offset?: number, length?: number): Promise<Buffer> {
+export async function copyAll(driver: StorageDriver, path: string, offset?: number, length?: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const collect = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -462,11 +477,12 @@ function discard(): Writable {
   return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
 
-function sha256(data: Buffer): string {
+export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-async function sha256Of(driver: StorageDriver, path: string, offset?: number, length?: number): Promise<string> {
+/** The sha256 of what copyTo writes, in hex. */
+export async function sha256Of(driver: StorageDriver, path: string, offset?: number, length?: number): Promise<string> {
   const hash = createHash('sha256');
   const hashing = new Writable({
     write(chunk: Buffer, _encoding, done) {

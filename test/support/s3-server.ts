@@ -29,7 +29,10 @@ export interface S3Server {
   readonly directory: string;
   /** Creates an empty bucket (again is fine) and returns the `--storage` URL of it, with `options` added. */
   bucket(name?: string, options?: Readonly<Record<string, string>>): Promise<string>;
-  /** The requests s3rver answered so far, as `METHOD /path?query[ (copy)] STATUS` (only when started with `log`). */
+  /**
+   * The requests s3rver answered so far, as `METHOD /path?query[ (copy[ bytes=FIRST-LAST])] STATUS`
+   * (only when started with `log`): a CopyObject says `(copy)`, an UploadPartCopy the range it copied.
+   */
   requests(): string[];
   /** Forgets the requests seen so far. */
   clearRequests(): void;

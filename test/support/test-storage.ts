@@ -11,14 +11,15 @@ import { S3RVER_ENV, sharedS3Server } from './s3-server.js';
 /** Whether this run is on S3. */
 export const ON_S3 = process.env.WHARF_TEST_STORAGE === 's3';
 
-// S3's least part size, so that blobs of a few MiB take several parts.
-const PART_SIZE = '5MiB';
+// S3's least part size, so that blobs of a few MiB take several parts, in uploads and when moved
+// to their digest's path (by a multipart copy above 5 MiB).
+const SMALL_PARTS = { partSize: '5MiB', multipartCopyThresholdSize: '5MiB', multipartCopyChunkSize: '5MiB' };
 
 /** A fresh, empty storage driver: memory, or a new bucket on S3. Two apps given one driver are two instances of a registry. */
 export async function newTestStorage(): Promise<StorageDriver> {
   if (!ON_S3) return new MemoryDriver();
   const server = await sharedS3Server();
-  return new S3Driver(parseS3Url(await server.bucket(undefined, { partSize: PART_SIZE })));
+  return new S3Driver(parseS3Url(await server.bucket(undefined, SMALL_PARTS)));
 }
 
 /**
@@ -28,7 +29,7 @@ export async function newTestStorage(): Promise<StorageDriver> {
 export async function storageSpecFor(dir: string): Promise<string> {
   if (!ON_S3) return dir;
   const server = await sharedS3Server();
-  return server.bucket(`wharf-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`, { partSize: PART_SIZE });
+  return server.bucket(`wharf-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`, SMALL_PARTS);
 }
 
 /** What `wharf serve` needs in its environment for the storage of this run. */
