@@ -29,7 +29,8 @@ import { waitedChildrenCpuSeconds } from './proc-stats.js';
 import { ratioText } from './report.js';
 import { readRunConfig, type RunBenchConfig } from './run-config.js';
 import { describeRunFixture, generateRunTree, runDockerfile, runSteps } from './run-fixture.js';
-import { megabytesPerSecond } from './stats.js';
+import { median, megabytesPerSecond } from './stats.js';
+import { runTimed } from './timed-command.js';
 import { snapshotWharf, wharfBuild } from './wharf-build.js';
 import { checkWharfBuilt } from './wharf.js';
 
@@ -103,6 +104,15 @@ async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', ro
   return runs;
 }
 
+const NODE_START_RUNS = 5;
+
+/** How long node takes to start and exit doing nothing: the floor of any wharf command's wall time. */
+async function nodeStartSeconds(): Promise<number> {
+  const seconds: number[] = [];
+  for (let i = 0; i < NODE_START_RUNS; i++) seconds.push((await runTimed({ command: process.execPath, args: ['-e', '0'] })).ms / 1000);
+  return median(seconds);
+}
+
 /** One round of layer exports of the tree: wharf's and gzip's, in alternating order. */
 async function measureExports(ctx: Context, round: number): Promise<void> {
   const runs = new Map<ExportSeries, ExportRun>();
@@ -165,6 +175,8 @@ async function main(): Promise<void> {
   log(`  fixture       ${describeRunFixture(config.fixture)}`);
   log(`  base image    ${base} (wharf serve on loopback; both builders pull it)`);
   log(`  host RUN      the big RUN's command on the host (busybox sh): ${treeSeconds.toFixed(1)} s; its tree is ${(treeTarBytes / 1e6).toFixed(1)} MB of tar`);
+  const nodeStart = await nodeStartSeconds();
+  log(`  node start    \`node -e 0\`, median of ${NODE_START_RUNS}: ${nodeStart.toFixed(3)} s, the least any wharf command takes`);
   log('  Dockerfile');
   for (const line of dockerfile.trimEnd().split('\n')) log(`    ${line}`);
   log('');
@@ -198,6 +210,8 @@ async function main(): Promise<void> {
   log('    and Dockerfile parsing for wharf, the client session for BuildKit, pulling the base image, running the');
   log('    RUN steps in runc over overlayfs (both builders, no network), and exporting the result. `sync` runs before');
   log(`    each build. The big RUN's command alone takes ${treeSeconds.toFixed(1)} s on the host: every cold build pays that first.`);
+  log(`  - A no-change rebuild cannot take less than node's own start-up (${nodeStart.toFixed(3)} s here); BuildKit's is a`);
+  log('    request from the docker client to a daemon that is already running, with its modules loaded.');
   log('  - Each round runs, per builder: a cold build, then a rebuild with nothing changed. Builder order alternates');
   log('    between rounds; tables show medians.');
   log(`  - wharf's build roots are in ${config.tmpParent} (BENCH_TMPDIR), not /tmp, where other processes delete files all`);
