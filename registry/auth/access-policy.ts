@@ -34,13 +34,17 @@ export class AccessPolicy {
   /** Reads the YAML rules of `path`; throws ConfigError naming the file and the rule that is wrong. */
   static load(path: string, source = '--access'): AccessPolicy {
     const fail = (why: string) => new ConfigError(`${source} ${path}: ${why}`);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      throw fail((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message);
+    }
     let parsed: unknown;
     try {
-      parsed = parseYaml(readFileSync(path, 'utf8'));
+      parsed = parseYaml(text);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw fail('no such file');
-      throw fail(code ? (error as Error).message : `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+      throw fail(`not valid YAML: ${(error as Error).message.split('\n')[0]}`);
     }
     if (!Array.isArray(parsed)) throw fail('must be a list of rules {repos: [...], users: [...], actions: [...]}');
     return new AccessPolicy(parsed.map((rule, index) => parseRule(rule, (why) => fail(`rule ${index + 1}: ${why}`))));
