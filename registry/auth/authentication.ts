@@ -1,4 +1,4 @@
-import type { AuthSettings } from '../config.js';
+import { ConfigError, type AuthSettings } from '../config.js';
 import { NO_AUTHENTICATION, type AccessControl } from './access-control.js';
 import { AccessPolicy } from './access-policy.js';
 import { BasicAccess } from './basic-access.js';
@@ -27,7 +27,10 @@ export function loadAuthentication(settings: AuthSettings, throttleLimits?: Thro
   const users = settings.htpasswd === undefined ? undefined : Htpasswd.load(settings.htpasswd);
   const policy = settings.access === undefined ? AccessPolicy.DEFAULT : AccessPolicy.load(settings.access);
   const login = users && new PasswordLogin(users, new LoginThrottle(throttleLimits));
-  if (settings.mode === 'basic') return { control: new BasicAccess(login!, policy, settings.service) };
+  if (settings.mode === 'basic') {
+    if (login === undefined) throw new ConfigError('--auth basic needs --htpasswd FILE (the users)');
+    return { control: new BasicAccess(login, policy, settings.service) };
+  }
   const issuer = new TokenIssuer(loadSigningKey(settings.tokenKey), settings.service, Math.max(1, Math.round(settings.tokenTtlMs / 1000)), REFRESH_TOKEN_TTL_SECONDS);
   return { control: new TokenAccess(issuer, policy, settings.realm), tokenEndpoint: new TokenEndpoint(issuer, policy, login) };
 }

@@ -98,6 +98,9 @@ for (const mode of ['basic', 'token'] as const) {
       assert.match(String(fallback.headers.location), /^\/v2\/drop\/writer\/blobs\/uploads\/[^/]+$/);
       const head = await writer.send({ method: 'HEAD', url: `/v2/drop/writer/blobs/${layer}`, scopes: ['repository:drop/writer:pull'] });
       assert.equal(head.statusCode, 404, 'the blob was not linked into drop/writer');
+      // Without `from` the blob could come from any repository, readable or not: an upload, even for alice.
+      const anywhere = await alice.send({ method: 'POST', url: `/v2/drop/any/blobs/uploads/?mount=${layer}`, scopes: ['repository:drop/any:pull,push'] });
+      assert.equal(anywhere.statusCode, 202, anywhere.body);
     });
 
     test('catalog and search show each caller only what it may pull', async (t) => {
