@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { allowAll, type RepositoryFilter } from '../pull-access.js';
+import type { RepositoryFilter } from '../pull-access.js';
 import type { Action } from './access-policy.js';
 
 /**
@@ -18,6 +18,3 @@ export interface AccessControl {
    */
   authorize(request: FastifyRequest, reply: FastifyReply, access: Access, name: string | undefined): Promise<RepositoryFilter>;
 }
-
-/** The registry without authentication: everyone may do everything. */
-export const NO_AUTHENTICATION: AccessControl = { mode: 'none', authorize: async () => allowAll };

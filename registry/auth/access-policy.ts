@@ -11,9 +11,9 @@ export const ACTIONS: readonly Action[] = ['pull', 'push', 'delete'];
 export type Caller = string | undefined;
 
 /** The policy's word for a caller without credentials. */
-export const ANONYMOUS = 'anonymous';
+const ANONYMOUS = 'anonymous';
 /** The policy's word for every authenticated user (not anonymous callers, who are listed by name). */
-export const EVERY_USER = '*';
+const EVERY_USER = '*';
 
 interface Rule {
   readonly repos: readonly RegExp[];

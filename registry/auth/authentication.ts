@@ -1,5 +1,6 @@
 import { ConfigError, type AuthSettings } from '../config.js';
-import { NO_AUTHENTICATION, type AccessControl } from './access-control.js';
+import { allowAll } from '../pull-access.js';
+import type { AccessControl } from './access-control.js';
 import { AccessPolicy } from './access-policy.js';
 import { BasicAccess } from './basic-access.js';
 import { Htpasswd } from './htpasswd.js';
@@ -19,7 +20,8 @@ export interface Authentication {
   readonly tokenEndpoint?: TokenEndpoint;
 }
 
-export const NO_AUTH: Authentication = { control: NO_AUTHENTICATION };
+/** The registry without authentication: everyone may do everything. */
+export const NO_AUTH: Authentication = { control: { mode: 'none', authorize: async () => allowAll } };
 
 /** Reads the files the settings name; throws ConfigError with one line for one it cannot use. */
 export function loadAuthentication(settings: AuthSettings, throttleLimits?: ThrottleLimits): Authentication {

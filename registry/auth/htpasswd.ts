@@ -50,11 +50,6 @@ export class Htpasswd {
     return new Htpasswd(hashes);
   }
 
-  /** Whether `user` is listed. */
-  has(user: string): boolean {
-    return this.hashes.has(user);
-  }
-
   /** Whether `password` is `user`'s; an unknown user costs one bcrypt comparison too. */
   async verify(user: string, password: string): Promise<boolean> {
     const hash = this.hashes.get(user);
