@@ -11,7 +11,6 @@ export type Access = Action | 'login' | 'listing' | 'open';
 
 /** How the registry decides who may do what: no authentication, Basic with htpasswd users, or Bearer tokens. */
 export interface AccessControl {
-  readonly mode: 'none' | 'basic' | 'token';
   /**
    * Lets a request needing `access` (to repository `name`, for an action) through and returns the
    * repositories its caller may pull; throws UNAUTHORIZED with a challenge, DENIED, or TOOMANYREQUESTS.

@@ -21,7 +21,7 @@ export interface Authentication {
 }
 
 /** The registry without authentication: everyone may do everything. */
-export const NO_AUTH: Authentication = { control: { mode: 'none', authorize: async () => allowAll } };
+export const NO_AUTH: Authentication = { control: { authorize: async () => allowAll } };
 
 /** Reads the files the settings name; throws ConfigError with one line for one it cannot use. */
 export function loadAuthentication(settings: AuthSettings, throttleLimits?: ThrottleLimits): Authentication {

@@ -9,8 +9,6 @@ import type { PasswordLogin } from './password-login.js';
 
 /** HTTP Basic authentication against htpasswd users, as distribution's htpasswd mode does, with an access policy. */
 export class BasicAccess implements AccessControl {
-  readonly mode = 'basic';
-
   constructor(
     private readonly login: PasswordLogin,
     private readonly policy: AccessPolicy,

@@ -14,8 +14,6 @@ import { CATALOG } from './token-scope.js';
  * challenge names the scope to ask for.
  */
 export class TokenAccess implements AccessControl {
-  readonly mode = 'token';
-
   constructor(
     private readonly issuer: TokenIssuer,
     private readonly policy: AccessPolicy,
