@@ -90,7 +90,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
     default: () => `${DEFAULT_IDLE_TIMEOUT_MS / 1000}s`,
     help: 'cut a connection whose client sends or reads nothing for this long (a stalled upload or download)',
   },
-  { key: 'auth', value: 'none|basic|token', default: () => '', help: 'how callers authenticate (default basic with --htpasswd, else none): Basic credentials, or Bearer tokens from /auth/token' },
+  { key: 'auth', value: 'none|basic|token', default: () => '', help: 'how callers authenticate: none, basic (Basic credentials; the default with --htpasswd) or token (Bearer tokens from /auth/token)' },
   { key: 'htpasswd', value: 'FILE', default: () => '', help: 'the users: an Apache htpasswd file of bcrypt entries (htpasswd -B)' },
   { key: 'access', value: 'FILE', default: () => '', help: 'the access policy (YAML rules of repos, users, actions); without it users may do everything, anonymous callers nothing' },
   {
