@@ -1,4 +1,7 @@
 import fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { NO_AUTH, type Authentication } from './auth/authentication.js';
+import { TOKEN_PATH } from './auth/challenge.js';
+import { retryAfterOf } from './auth/login-throttle.js';
 import { answerClientError } from './client-errors.js';
 import { ERROR_CODES, RegistryError } from './errors.js';
 import {
@@ -12,7 +15,6 @@ import {
 } from './http-limits.js';
 import { Registry } from './registry.js';
 import { RequestLog } from './request-log.js';
-import { allowAll } from './pull-access.js';
 import { matchRoute, type Method } from './routes.js';
 import { IN_MEMORY } from './search/search-database.js';
 import { cutStalledConnections } from './stalled-connections.js';
@@ -31,6 +33,8 @@ export interface AppOptions {
   readonly headerTimeoutMs?: number;
   /** How long a connection may wait on its client with nothing moving (default 60 s). */
   readonly idleTimeoutMs?: number;
+  /** Who may do what (default: no authentication, everyone may do everything). */
+  readonly auth?: Authentication;
 }
 
 declare module 'fastify' {
@@ -46,6 +50,7 @@ const RETRY_AFTER_SECONDS = 5;
 /** Builds the registry's fastify app without listening, so tests can `inject` and `serve` can `listen`. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const requestLog = new RequestLog();
+  const auth = options.auth ?? NO_AUTH;
   const serverOptions = {
     maxHeaderSize: MAX_HEADER_BYTES,
     headersTimeout: options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
@@ -90,7 +95,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     const registryError = toRegistryError(error);
     if (registryError.status >= 500 && registryError.code !== 'UNAVAILABLE') request.log.error({ err: error }, 'request failed');
     if (reply.raw.headersSent) return;
-    if (registryError.code === 'UNAVAILABLE') reply.header('retry-after', RETRY_AFTER_SECONDS);
+    const retryAfter = registryError.code === 'UNAVAILABLE' ? RETRY_AFTER_SECONDS : retryAfterOf(registryError);
+    if (retryAfter !== undefined) reply.header('retry-after', retryAfter);
     // The v1 endpoints answer as the v1 registry did, {"error": "..."}; docker search shows only the status.
     const body = request.url.startsWith('/v1/') ? { error: registryError.message } : registryError.toEnvelope();
     reply.code(registryError.status).header('content-type', 'application/json').send(body);
@@ -103,20 +109,18 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     const path = request.url.split('?', 1)[0]!;
     const matched = matchRoute(path);
     if (!matched) throw new RegistryError('UNSUPPORTED', `no endpoint ${request.method} ${path}`, undefined, 404);
-    const handler = matched.route.handlers[request.method as Method];
-    if (!handler) throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on ${path}`);
-    await handler({
-      request,
-      reply,
-      registry,
-      params: matched.params,
-      query: request.query as Record<string, string | undefined>,
-      // Authentication arrives later; it will narrow this per request.
-      canPull: allowAll,
-    });
+    const endpoint = matched.route.methods[request.method as Method];
+    if (!endpoint) throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on ${path}`);
+    const canPull = await auth.control.authorize(request, reply, endpoint.access, matched.params.name);
+    await endpoint.handler({ request, reply, registry, params: matched.params, query: request.query as Record<string, string | undefined>, canPull });
     return reply;
   };
   for (const url of ['/v2/*', '/v1/*', '/api/v1/*']) app.route({ method: METHODS, url, handler: dispatch });
+  const tokenEndpoint = auth.tokenEndpoint;
+  if (tokenEndpoint) {
+    app.get(TOKEN_PATH, (request, reply) => tokenEndpoint.get(request, reply));
+    app.post(TOKEN_PATH, (request, reply) => tokenEndpoint.post(request, reply));
+  }
   app.route({ method: METHODS, url: '/v2', handler: async (_request, reply) => reply.redirect('/v2/', 301) });
   return app;
 }

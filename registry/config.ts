@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import type { SigningKeySource } from './auth/token-signing-key.js';
 import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './http-limits.js';
 
 /** Everything `wharf serve` can be told. */
@@ -22,6 +23,25 @@ export interface ServeConfig {
   readonly headerTimeoutMs: number;
   /** How long a connection may wait on its client with no byte moving before it is cut. */
   readonly idleTimeoutMs: number;
+  readonly auth: AuthSettings;
+}
+
+export const AUTH_MODES = ['none', 'basic', 'token'] as const;
+
+/** Who may use the registry: how callers authenticate, and the files that say who they are and what they may do. */
+export interface AuthSettings {
+  readonly mode: (typeof AUTH_MODES)[number];
+  /** The Apache htpasswd file of the users (bcrypt entries). */
+  readonly htpasswd?: string;
+  /** The YAML access policy; without one, authenticated users may do everything and anonymous callers nothing. */
+  readonly access?: string;
+  /** Token mode: where the signing key is. */
+  readonly tokenKey: SigningKeySource;
+  readonly tokenTtlMs: number;
+  /** The Basic realm, and the token service (the audience of tokens). */
+  readonly service: string;
+  /** Token mode: the token endpoint clients are sent to, when not this registry's own /auth/token. */
+  readonly realm?: string;
 }
 
 /** PEM files: the server's certificate followed by its intermediates, and its private key. */
@@ -70,6 +90,18 @@ export const SERVE_SETTINGS: readonly Setting[] = [
     default: () => `${DEFAULT_IDLE_TIMEOUT_MS / 1000}s`,
     help: 'cut a connection whose client sends or reads nothing for this long (a stalled upload or download)',
   },
+  { key: 'auth', value: 'none|basic|token', default: () => '', help: 'how callers authenticate: none, basic (Basic credentials; the default with --htpasswd) or token (Bearer tokens from /auth/token)' },
+  { key: 'htpasswd', value: 'FILE', default: () => '', help: 'the users: an Apache htpasswd file of bcrypt entries (htpasswd -B)' },
+  { key: 'access', value: 'FILE', default: () => '', help: 'the access policy (YAML rules of repos, users, actions); without it users may do everything, anonymous callers nothing' },
+  {
+    key: 'token-key',
+    value: 'FILE',
+    default: (env, storage) => (storage === 'memory://' ? 'memory://' : localStateFile(storage, env, 'token-key.pem', 'token-keys')),
+    help: 'the PEM private key that signs tokens (EC, RSA or Ed25519); made on first start when it is the default; memory:// makes one per start',
+  },
+  { key: 'token-ttl', value: 'DURATION', default: () => '5m', help: 'how long an access token lasts' },
+  { key: 'service', value: 'NAME', default: () => 'wharf', help: 'the Basic realm and the token service name (the audience of tokens)' },
+  { key: 'realm', value: 'URL', default: () => '', help: "the token endpoint clients are sent to (default: this registry's own /auth/token, as the client reached it)" },
 ];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -123,6 +155,37 @@ export function resolveServeConfig(flags: Readonly<Record<string, string | undef
     shutdownTimeoutMs: duration('shutdown-timeout', { positive: false }),
     headerTimeoutMs: duration('header-timeout', { positive: true }),
     idleTimeoutMs: duration('idle-timeout', { positive: true }),
+    auth: authSettings(value, storage, duration('token-ttl', { positive: true })),
+  };
+}
+
+type SettingValue = { value: string; source: string };
+
+/** The authentication settings, checked together: a file for a mode that does not read it is a mistake. */
+function authSettings(value: (key: string, storage?: string) => SettingValue, storage: string, tokenTtlMs: number): AuthSettings {
+  const htpasswd = value('htpasswd');
+  const access = value('access');
+  const auth = value('auth');
+  const mode = auth.value === '' ? (htpasswd.value === '' ? 'none' : 'basic') : auth.value;
+  if (!(AUTH_MODES as readonly string[]).includes(mode)) throw new ConfigError(`${auth.source}: unknown mode "${mode}" (use ${AUTH_MODES.join(', ')})`);
+  if (mode === 'basic' && htpasswd.value === '') throw new ConfigError(`${auth.source}: basic needs --htpasswd FILE (the users)`);
+  for (const file of [htpasswd, access]) {
+    if (mode === 'none' && file.value !== '') throw new ConfigError(`${file.source}: needs --auth basic or token (${auth.source} is none: everyone may do everything)`);
+  }
+  const realm = value('realm');
+  if (realm.value !== '' && !/^https?:\/\/[^/\s]+/.test(realm.value)) throw new ConfigError(`${realm.source}: "${realm.value}" is not an http(s) URL`);
+  const service = value('service');
+  if (service.value === '') throw new ConfigError(`${service.source}: must not be empty`);
+  const tokenKey = value('token-key', storage);
+  return {
+    mode: mode as AuthSettings['mode'],
+    ...(htpasswd.value === '' ? {} : { htpasswd: htpasswd.value }),
+    ...(access.value === '' ? {} : { access: access.value }),
+    // The default key file is made on first start; one that was named must exist.
+    tokenKey: tokenKey.value === 'memory://' ? {} : { file: tokenKey.value, create: tokenKey.source.startsWith('default') },
+    tokenTtlMs,
+    service: service.value,
+    ...(realm.value === '' ? {} : { realm: realm.value }),
   };
 }
 
@@ -144,9 +207,17 @@ function dataHome(env: NodeJS.ProcessEnv): string {
  */
 function defaultSearchIndex(storage: string, env: NodeJS.ProcessEnv): string {
   if (storage === 'memory://') return 'memory://';
-  if (storage.startsWith('file://')) return join(fileURLToPath(storage), 'search-index.db');
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(storage)) return join(dataHome(env), 'wharf', 'search', `${storage.replace(/[^a-zA-Z0-9.-]+/g, '_')}.db`);
-  return join(storage, 'search-index.db');
+  return localStateFile(storage, env, 'search-index.db', 'search');
+}
+
+/**
+ * Where a file of the registry's own state lives: inside a storage directory as `name`, else (an
+ * object store) in the local data directory's `folder`, named after the storage URL.
+ */
+function localStateFile(storage: string, env: NodeJS.ProcessEnv, name: string, folder: string): string {
+  if (storage.startsWith('file://')) return join(fileURLToPath(storage), name);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(storage)) return join(dataHome(env), 'wharf', folder, `${storage.replace(/[^a-zA-Z0-9.-]+/g, '_')}${extname(name)}`);
+  return join(storage, name);
 }
 
 /** A search-index setting as a file path (file:///path is one too), or memory://. */

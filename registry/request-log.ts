@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { TOKEN_PATH } from './auth/challenge.js';
 
 // nginx's status for a request the client closed before it was answered.
 const CLIENT_CLOSED_REQUEST = 499;
@@ -30,5 +31,14 @@ export class RequestLog extends LogController {
 }
 
 function requestLine(request: FastifyRequest, status: number) {
-  return { method: request.method, url: request.url, status, remote: request.ip };
+  return { method: request.method, url: loggedUrl(request.url), status, remote: request.ip };
+}
+
+/**
+ * The URL as logged: a token request's query is left out, since clients may put credentials or
+ * tokens there. Authorization headers and bodies are never logged.
+ */
+function loggedUrl(url: string): string {
+  const path = url.split('?', 1)[0]!;
+  return path === TOKEN_PATH ? path : url;
 }

@@ -1,3 +1,4 @@
+import type { Access } from './auth/access-control.js';
 import { checkVersion } from './handlers/base.js';
 import { deleteBlob, getBlob, headBlob } from './handlers/blobs.js';
 import { listCatalog } from './handlers/catalog.js';
@@ -12,10 +13,16 @@ import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } fr
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** One endpoint: a path pattern whose named groups become params, and a handler per method. */
+/** What one method of a route runs, and the access its caller needs first. */
+export interface Endpoint {
+  readonly handler: Handler;
+  readonly access: Access;
+}
+
+/** One route: a path pattern whose named groups become params, and an endpoint per method. */
 export interface Route {
   readonly pattern: RegExp;
-  readonly handlers: Partial<Record<Method, Handler>>;
+  readonly methods: Partial<Record<Method, Endpoint>>;
 }
 
 // Repository names contain '/', so the name is whatever stands before the endpoint's fixed suffix;
@@ -27,24 +34,40 @@ const NAME = '(?<name>.+)';
  * `docker search` uses and Wharf's search API, in the order patterns are tried.
  */
 export const ROUTES: readonly Route[] = [
-  { pattern: /^\/v2\/?$/, handlers: { GET: checkVersion, HEAD: checkVersion } },
-  { pattern: /^\/v2\/_catalog$/, handlers: { GET: listCatalog } },
-  { pattern: new RegExp(`^/v2/${NAME}/tags/list$`), handlers: { GET: listTags } },
+  { pattern: /^\/v2\/?$/, methods: { GET: { handler: checkVersion, access: 'login' }, HEAD: { handler: checkVersion, access: 'login' } } },
+  { pattern: /^\/v2\/_catalog$/, methods: { GET: { handler: listCatalog, access: 'listing' } } },
+  { pattern: new RegExp(`^/v2/${NAME}/tags/list$`), methods: { GET: { handler: listTags, access: 'pull' } } },
   {
     pattern: new RegExp(`^/v2/${NAME}/manifests/(?<reference>[^/]+)$`),
-    handlers: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+    methods: {
+      GET: { handler: getManifest, access: 'pull' },
+      HEAD: { handler: getManifest, access: 'pull' },
+      PUT: { handler: putManifest, access: 'push' },
+      DELETE: { handler: deleteManifest, access: 'delete' },
+    },
   },
-  { pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`), handlers: { POST: startUpload } },
+  // A cross-repository mount also needs pull on its source, which the handler checks (without it, it uploads).
+  { pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/?$`), methods: { POST: { handler: startUpload, access: 'push' } } },
   {
+    // Every step of an upload, cancelling included, is part of a push.
     pattern: new RegExp(`^/v2/${NAME}/blobs/uploads/(?<id>[^/]+)$`),
-    handlers: { GET: uploadStatus, PATCH: patchUpload, PUT: finishUpload, DELETE: cancelUpload },
+    methods: {
+      GET: { handler: uploadStatus, access: 'push' },
+      PATCH: { handler: patchUpload, access: 'push' },
+      PUT: { handler: finishUpload, access: 'push' },
+      DELETE: { handler: cancelUpload, access: 'push' },
+    },
   },
-  { pattern: new RegExp(`^/v2/${NAME}/blobs/(?<digest>[^/]+)$`), handlers: { GET: getBlob, HEAD: headBlob, DELETE: deleteBlob } },
-  { pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`), handlers: { GET: listReferrers } },
-  { pattern: /^\/v1\/_ping$/, handlers: { GET: dockerPing, HEAD: dockerPing } },
-  { pattern: /^\/v1\/search$/, handlers: { GET: dockerSearch } },
-  { pattern: /^\/api\/v1\/search$/, handlers: { GET: searchRepositories } },
-  { pattern: new RegExp(`^/api/v1/repositories/${NAME}$`), handlers: { GET: getRepository } },
+  {
+    pattern: new RegExp(`^/v2/${NAME}/blobs/(?<digest>[^/]+)$`),
+    methods: { GET: { handler: getBlob, access: 'pull' }, HEAD: { handler: headBlob, access: 'pull' }, DELETE: { handler: deleteBlob, access: 'delete' } },
+  },
+  { pattern: new RegExp(`^/v2/${NAME}/referrers/(?<digest>[^/]+)$`), methods: { GET: { handler: listReferrers, access: 'pull' } } },
+  // docker search pings without credentials, whatever the registry's authentication.
+  { pattern: /^\/v1\/_ping$/, methods: { GET: { handler: dockerPing, access: 'open' }, HEAD: { handler: dockerPing, access: 'open' } } },
+  { pattern: /^\/v1\/search$/, methods: { GET: { handler: dockerSearch, access: 'listing' } } },
+  { pattern: /^\/api\/v1\/search$/, methods: { GET: { handler: searchRepositories, access: 'listing' } } },
+  { pattern: new RegExp(`^/api/v1/repositories/${NAME}$`), methods: { GET: { handler: getRepository, access: 'listing' } } },
 ];
 
 /** The route a path belongs to and the params it names, or undefined. */

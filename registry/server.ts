@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { createApp } from './app.js';
+import { loadAuthentication } from './auth/authentication.js';
 import { ConfigError, type ServeConfig } from './config.js';
 import type { StorageDriver } from './storage/driver.js';
 import { listOrEmpty } from './storage/list-or-empty.js';
@@ -14,6 +15,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export async function serve(config: ServeConfig): Promise<void> {
   // Read before the storage is opened: a wrong TLS file is the quickest mistake to report.
   const tls = config.tls && readTlsCredentials(config.tls);
+  const auth = loadAuthentication(config.auth);
   const storage = await openStorage(config.storage);
   await checkReachable(storage);
   const app = await createApp({
@@ -23,9 +25,10 @@ export async function serve(config: ServeConfig): Promise<void> {
     tls,
     headerTimeoutMs: config.headerTimeoutMs,
     idleTimeoutMs: Math.min(config.idleTimeoutMs, MAX_TIMER_MS),
+    auth,
   });
   await app.listen({ host: config.host, port: config.port });
-  app.log.info({ storage: storage.name, searchIndex: config.searchIndex, tls: tls !== undefined }, 'wharf registry ready');
+  app.log.info({ storage: storage.name, searchIndex: config.searchIndex, tls: tls !== undefined, auth: config.auth.mode }, 'wharf registry ready');
   if (!tls && !isLoopback(config.host)) {
     const host = isUnspecified(config.host) ? hostname() : config.host;
     app.log.warn(

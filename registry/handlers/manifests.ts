@@ -1,6 +1,6 @@
-import type { Readable } from 'node:stream';
 import { RegistryError } from '../errors.js';
 import { parseReference } from '../manifest-store.js';
+import { readLimited } from '../request-body.js';
 import { repositoryName, type RequestContext } from './context.js';
 
 /** Manifests larger than this are refused, as the distribution-spec allows and distribution does. */
@@ -22,7 +22,11 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
 export async function putManifest(ctx: RequestContext): Promise<void> {
   const name = repositoryName(ctx);
   const reference = parseReference(ctx.params.reference!);
-  const content = await readLimited(ctx.request.raw, MAX_MANIFEST_BYTES);
+  const content = await readLimited(
+    ctx.request.raw,
+    MAX_MANIFEST_BYTES,
+    () => new RegistryError('MANIFEST_INVALID', `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`, { limit: MAX_MANIFEST_BYTES }, 413),
+  );
   const { digest, subject } = await ctx.registry.manifests.put(name, reference, content, ctx.request.headers['content-type']);
   ctx.reply.code(201).headers({
     location: `/v2/${name}/manifests/${digest}`,
@@ -37,19 +41,4 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
 export async function deleteManifest(ctx: RequestContext): Promise<void> {
   await ctx.registry.manifests.delete(repositoryName(ctx), parseReference(ctx.params.reference!));
   ctx.reply.code(202).header('content-length', 0).send();
-}
-
-/** Reads a request body whole, refusing (413) one longer than `limit` before buffering it. */
-async function readLimited(body: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body) {
-    length += (chunk as Buffer).length;
-    if (length > limit) {
-      body.destroy();
-      throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${limit} bytes`, { limit }, 413);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }

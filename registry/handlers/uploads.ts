@@ -1,6 +1,7 @@
 import { parseDigest, type Digest } from '../../shared/digest.js';
 import { isRepositoryName } from '../../shared/repository-name.js';
 import { RegistryError } from '../errors.js';
+import { allowAll } from '../pull-access.js';
 import type { ChunkBounds } from '../uploads.js';
 import { digestParameter, hasBody, repositoryName, type RequestContext } from './context.js';
 
@@ -81,7 +82,11 @@ async function mountBlob(ctx: RequestContext, name: string, mount: string, from:
     return false;
   }
   if (from !== undefined && !isRepositoryName(from)) return false;
-  // Without `from`, any repository's copy will do (distribution-spec 1.1 lets registries mount automatically).
+  // Mounting needs pull on the source, as reading the blob there would; a caller without it uploads instead.
+  if (from !== undefined && !ctx.canPull(from)) return false;
+  // Without `from`, any repository's copy will do (distribution-spec 1.1 lets registries mount automatically),
+  // unless access is controlled: the copy may be in a repository the caller may not read.
+  if (from === undefined && ctx.canPull !== allowAll) return false;
   const size = from === undefined ? await ctx.registry.blobs.sizeAnywhere(digest) : await ctx.registry.blobs.size(from, digest);
   if (size === undefined) return false;
   await ctx.registry.blobs.link(name, digest);

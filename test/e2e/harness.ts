@@ -180,6 +180,8 @@ export interface StartOptions {
   storage?: string;
   /** Which server: wharf (default, or as WHARF_E2E_REGISTRY says) or CNCF distribution, for a test about talking to it. */
   implementation?: 'wharf' | 'distribution';
+  /** More `wharf serve` arguments (authentication settings); wharf only. */
+  args?: readonly string[];
 }
 
 /**
@@ -201,7 +203,7 @@ export async function startRegistry(options: StartOptions = {}): Promise<Running
     // No --log-level: the server's default (one line per request) is what the logs on failure show.
     server = reference
       ? await startDistribution(storage)
-      : await startWharf({ storage: await storageSpecFor(storage), env: storageEnv(), logLevel: null, onOutput: copyOutput });
+      : await startWharf({ storage: await storageSpecFor(storage), env: storageEnv(), logLevel: null, onOutput: copyOutput, args: options.args });
   } catch (err) {
     await cleanup();
     throw err;

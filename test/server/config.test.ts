@@ -95,6 +95,13 @@ test('resolveServeConfig: every setting has a flag, a WHARF_ variable and a YAML
     'tls-key': ['/file.key', '/env.key', '/flag.key'],
     'header-timeout': ['4s', '5s', '6s'],
     'idle-timeout': ['7s', '8s', '9s'],
+    auth: ['basic', 'token', 'basic'],
+    htpasswd: ['/file.htpasswd', '/env.htpasswd', '/flag.htpasswd'],
+    access: ['/file.yaml', '/env.yaml', '/flag.yaml'],
+    'token-key': ['/file.pem', '/env.pem', '/flag.pem'],
+    'token-ttl': ['1m', '2m', '3m'],
+    service: ['file-service', 'env-service', 'flag-service'],
+    realm: ['https://file/auth', 'https://env/auth', 'https://flag/auth'],
   };
   assert.deepEqual(Object.keys(values).sort(), SERVE_SETTINGS.map((s) => s.key).sort(), 'this test covers every setting');
   const file = await yamlFile('all.yaml', Object.entries(values).map(([key, [v]]) => `${key}: "${v}"`).join('\n'));
@@ -112,12 +119,13 @@ test('resolveServeConfig: every setting has a flag, a WHARF_ variable and a YAML
     config.tls?.keyFile,
     config.headerTimeoutMs,
     config.idleTimeoutMs,
+    [config.auth.mode, config.auth.htpasswd, config.auth.access, config.auth.tokenKey.file, config.auth.tokenTtlMs / 60_000, config.auth.service, config.auth.realm].join(' '),
   ];
 
-  assert.deepEqual(pick(resolveServeConfig({ config: file }, {})), ['127.0.0.1:1001', '/from/file', '/file.db', 'error', HOUR, 60 * SECOND, SECOND, '/file.crt', '/file.key', 4 * SECOND, 7 * SECOND]);
-  assert.deepEqual(pick(resolveServeConfig({ config: file }, env)), ['127.0.0.1:1002', '/from/env', '/env.db', 'debug', 2 * HOUR, 120 * SECOND, 2 * SECOND, '/env.crt', '/env.key', 5 * SECOND, 8 * SECOND]);
-  assert.deepEqual(pick(resolveServeConfig({ config: file, ...flags }, env)), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND, '/flag.crt', '/flag.key', 6 * SECOND, 9 * SECOND]);
-  assert.deepEqual(pick(resolveServeConfig(flags, {})), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND, '/flag.crt', '/flag.key', 6 * SECOND, 9 * SECOND]);
+  assert.deepEqual(pick(resolveServeConfig({ config: file }, {})), ['127.0.0.1:1001', '/from/file', '/file.db', 'error', HOUR, 60 * SECOND, SECOND, '/file.crt', '/file.key', 4 * SECOND, 7 * SECOND, 'basic /file.htpasswd /file.yaml /file.pem 1 file-service https://file/auth']);
+  assert.deepEqual(pick(resolveServeConfig({ config: file }, env)), ['127.0.0.1:1002', '/from/env', '/env.db', 'debug', 2 * HOUR, 120 * SECOND, 2 * SECOND, '/env.crt', '/env.key', 5 * SECOND, 8 * SECOND, 'token /env.htpasswd /env.yaml /env.pem 2 env-service https://env/auth']);
+  assert.deepEqual(pick(resolveServeConfig({ config: file, ...flags }, env)), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND, '/flag.crt', '/flag.key', 6 * SECOND, 9 * SECOND, 'basic /flag.htpasswd /flag.yaml /flag.pem 3 flag-service https://flag/auth']);
+  assert.deepEqual(pick(resolveServeConfig(flags, {})), ['127.0.0.1:1003', '/from/flag', '/flag.db', 'trace', 3 * HOUR, 180 * SECOND, 3 * SECOND, '/flag.crt', '/flag.key', 6 * SECOND, 9 * SECOND, 'basic /flag.htpasswd /flag.yaml /flag.pem 3 flag-service https://flag/auth']);
 });
 
 test('resolveServeConfig: a TLS certificate needs its key and a key its certificate, from wherever each came', async () => {
@@ -126,6 +134,35 @@ test('resolveServeConfig: a TLS certificate needs its key and a key its certific
   const file = await yamlFile('tls-cert-only.yaml', 'tls-cert: /srv/tls/cert.pem\n');
   assertConfigError(() => resolveServeConfig({ config: file }, {}), `tls-cert in ${file}: `, /needs --tls-key/);
   assert.deepEqual(resolveServeConfig({ 'tls-key': '/k.pem' }, { WHARF_TLS_CERT: '/c.pem' }).tls, { certFile: '/c.pem', keyFile: '/k.pem' });
+});
+
+test('resolveServeConfig: authentication is off by default, basic with --htpasswd, token when asked', () => {
+  assert.deepEqual(resolveServeConfig({ storage: '/srv/registry' }, {}).auth, {
+    mode: 'none',
+    tokenKey: { file: '/srv/registry/token-key.pem', create: true },
+    tokenTtlMs: 5 * 60 * SECOND,
+    service: 'wharf',
+  });
+  assert.equal(resolveServeConfig({ htpasswd: '/etc/wharf/htpasswd' }, {}).auth.mode, 'basic');
+  assert.equal(resolveServeConfig({ htpasswd: '/etc/wharf/htpasswd', auth: 'token' }, {}).auth.mode, 'token');
+  assert.equal(resolveServeConfig({ auth: 'token' }, {}).auth.mode, 'token', 'token mode without users serves anonymous callers only');
+});
+
+test('resolveServeConfig: the token key is made beside the storage unless named, and then must exist', () => {
+  assert.deepEqual(resolveServeConfig({ storage: 'file:///srv/registry', auth: 'token' }, {}).auth.tokenKey, { file: '/srv/registry/token-key.pem', create: true });
+  assert.deepEqual(resolveServeConfig({ storage: 'memory://', auth: 'token' }, {}).auth.tokenKey, {}, 'memory storage: a key per start');
+  assert.deepEqual(resolveServeConfig({ storage: 's3://bucket/prefix', auth: 'token' }, { XDG_DATA_HOME: '/data' }).auth.tokenKey, { file: '/data/wharf/token-keys/s3_bucket_prefix.pem', create: true });
+  assert.deepEqual(resolveServeConfig({ auth: 'token' }, { WHARF_TOKEN_KEY: '/etc/wharf/key.pem' }).auth.tokenKey, { file: '/etc/wharf/key.pem', create: false });
+});
+
+test('resolveServeConfig: authentication settings that do not fit together are named', () => {
+  assertConfigError(() => resolveServeConfig({ auth: 'basic' }, {}), '--auth: ', /basic needs --htpasswd/);
+  assertConfigError(() => resolveServeConfig({ auth: 'ldap' }, {}), '--auth: ', /unknown mode "ldap" \(use none, basic, token\)/);
+  assertConfigError(() => resolveServeConfig({ auth: 'none', htpasswd: '/h' }, {}), '--htpasswd: ', /needs --auth basic or token/);
+  assertConfigError(() => resolveServeConfig({ access: '/a.yaml' }, {}), '--access: ', /needs --auth basic or token/);
+  assertConfigError(() => resolveServeConfig({ auth: 'token', realm: 'registry.example.com/auth' }, {}), '--realm: ', /not an http\(s\) URL/);
+  assertConfigError(() => resolveServeConfig({ auth: 'token', 'token-ttl': '0s' }, {}), '--token-ttl: ', /longer than 0/);
+  assertConfigError(() => resolveServeConfig({ service: '' }, {}), '--service: ', /must not be empty/);
 });
 
 test('resolveServeConfig: the header and idle timeouts must be longer than 0', () => {

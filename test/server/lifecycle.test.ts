@@ -235,7 +235,7 @@ test('wharf serve --help lists every setting with its flag and variable; wharf -
   assert.equal(serveHelp.stderr, '');
   const expected = [
     'addr', 'storage', 'search-index', 'log-level', 'upload-purge-age', 'upload-purge-interval', 'shutdown-timeout',
-    'tls-cert', 'tls-key', 'header-timeout', 'idle-timeout',
+    'tls-cert', 'tls-key', 'header-timeout', 'idle-timeout', 'auth', 'htpasswd', 'access', 'token-key', 'token-ttl', 'service', 'realm',
   ];
   assert.deepEqual(SERVE_SETTINGS.map((s) => s.key).sort(), [...expected].sort(), 'the settings this test knows about');
   for (const key of expected) {

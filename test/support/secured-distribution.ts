@@ -2,14 +2,13 @@
 // htpasswd users (hashed by the real `htpasswd -B`) and optionally requiring client certificates.
 // It listens on a non-loopback address of this machine, since clients (Docker, Wharf) treat loopback
 // registries as insecure and would not verify its certificate there.
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { onFreePort } from './free-port.js';
+import { writeHtpasswd } from './htpasswd-file.js';
 import { spawnServer, type ServerProcess } from './server-process.js';
 import type { TestPki } from './test-pki.js';
 
@@ -46,10 +45,7 @@ export async function startSecuredDistribution(options: SecuredDistributionOptio
   const { dir, address, pki } = options;
   const auth: string[] = [];
   if (options.users) {
-    const lines = await Promise.all(
-      Object.entries(options.users).map(async ([user, password]) => (await promisify(execFile)('htpasswd', ['-Bbn', user, password])).stdout.trim()),
-    );
-    await writeFile(join(dir, 'htpasswd'), `${lines.join('\n')}\n`);
+    await writeHtpasswd(join(dir, 'htpasswd'), options.users);
     auth.push('auth:', '  htpasswd:', '    realm: wharf-test', `    path: ${join(dir, 'htpasswd')}`);
   }
   const server = await onFreePort(async (port) => {
