@@ -249,15 +249,15 @@ export class RegistryClient {
       discardBody(response);
       const askedScopes = challenge === undefined ? [] : this.auth.challenged(host, challenge);
       const authorization = await this.auth.authorization(host, registry, mergeScopes(request.scopes, askedScopes), first);
-      if (authorization === undefined) {
-        const source = (await this.dockerCredentials()).sourceFor(registry);
-        throw new AuthenticationError(`${registry} requires authentication and ${source} has no usable credentials for it (docker login ${registry})`);
-      }
+      const credentials = await this.dockerCredentials();
+      const noCredentials = () => new AuthenticationError(`${registry} requires authentication and ${credentials.sourceFor(registry)} has no usable credentials for it (docker login ${registry})`);
+      if (authorization === undefined) throw noCredentials();
       response = await attempt(authorization);
       if (response.statusCode === 401) {
         const error = await RegistryResponseError.from(request.method, url, response);
-        const source = (await this.dockerCredentials()).sourceFor(registry);
-        throw new AuthenticationError(`${registry} refused the credentials from ${source}: ${error.message}`);
+        // An anonymous token the registry still refuses: what is missing is a login, not a better one.
+        if ((await credentials.get(registry)) === undefined) throw noCredentials();
+        throw new AuthenticationError(`${registry} refused the credentials from ${credentials.sourceFor(registry)}: ${error.message}`);
       }
     }
     if (!request.expect.includes(response.statusCode ?? 0)) throw await RegistryResponseError.from(request.method, url, response);

@@ -30,11 +30,11 @@ describe('wharf build --push against wharf serve --auth token', { skip }, () => 
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** `wharf build --push -t REF` of fixtures/build/cache FROM scratch, as `user` (an auths entry in DOCKER_CONFIG). */
-  async function buildAs(user: keyof typeof PASSWORDS, ref: string, metadata?: string): Promise<CommandResult> {
+  /** `wharf build --push -t REF` of fixtures/build/cache FROM scratch, as `user` (an auths entry in DOCKER_CONFIG) or with no credentials. */
+  async function buildAs(user: keyof typeof PASSWORDS | undefined, ref: string, metadata?: string): Promise<CommandResult> {
     const work = await mkdtemp(join(dir, 'build-'));
-    const auth = Buffer.from(`${user}:${PASSWORDS[user]}`).toString('base64');
-    await writeFile(join(work, 'config.json'), JSON.stringify({ auths: { [server.host]: { auth } } }));
+    const auths = user === undefined ? {} : { [server.host]: { auth: Buffer.from(`${user}:${PASSWORDS[user]}`).toString('base64') } };
+    await writeFile(join(work, 'config.json'), JSON.stringify({ auths }));
     const args = ['build', '--root', join(work, 'root'), '-q', '--push', '-t', ref, ...(metadata ? ['--metadata-file', metadata] : []), ...buildArgs({ BASE: 'scratch' }), fixture('cache')];
     return runWharf(args, { env: { DOCKER_CONFIG: work }, timeoutMs: 30_000 });
   }
@@ -61,5 +61,11 @@ describe('wharf build --push against wharf serve --auth token', { skip }, () => 
     assert.equal(result.code, 1, result.stderr);
     assert.equal(result.stderr.split('\n').length, 2, `one line:\n${result.stderr}`);
     assert.match(result.stderr, /^wharf build: .*(denied|403)/);
+  });
+
+  test('without credentials the push fails in one line saying to log in', async () => {
+    const result = await buildAs(undefined, `${server.host}/team/anonymous:1`);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, new RegExp(`^wharf build: ${server.host} requires authentication and .*config\\.json has no usable credentials for it \\(docker login ${server.host}\\)\\n$`));
   });
 });
