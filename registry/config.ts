@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import type { SigningKeySource } from './auth/token-signing-key.js';
 import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './http-limits.js';
+import { readYamlFile } from './yaml-file.js';
 
 /** Everything `wharf serve` can be told. */
 export interface ServeConfig {
@@ -227,18 +226,7 @@ function indexPath(setting: string): string {
 
 function readConfigFile(path: string, source: string): Record<string, unknown> {
   const fail = (why: string) => new ConfigError(`${source} ${path}: ${why}`);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw fail((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message);
-  }
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(text);
-  } catch (error) {
-    throw fail(`not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
+  const parsed = readYamlFile(path, fail);
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw fail('must be a mapping of setting: value');
   const known = new Set(SERVE_SETTINGS.map((s) => s.key));

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config.js';
+import { readYamlFile } from '../yaml-file.js';
 
 /** What a caller may do to a repository. */
 export type Action = 'pull' | 'push' | 'delete';
@@ -34,18 +33,7 @@ export class AccessPolicy {
   /** Reads the YAML rules of `path`; throws ConfigError naming the file and the rule that is wrong. */
   static load(path: string, source = '--access'): AccessPolicy {
     const fail = (why: string) => new ConfigError(`${source} ${path}: ${why}`);
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      throw fail((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message);
-    }
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(text);
-    } catch (error) {
-      throw fail(`not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-    }
+    const parsed = readYamlFile(path, fail);
     if (!Array.isArray(parsed)) throw fail('must be a list of rules {repos: [...], users: [...], actions: [...]}');
     return new AccessPolicy(parsed.map((rule, index) => parseRule(rule, (why) => fail(`rule ${index + 1}: ${why}`))));
   }

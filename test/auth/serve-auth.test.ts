@@ -5,10 +5,9 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { hasCommand } from '../e2e/harness.js';
-import { freePort } from '../support/free-port.js';
 import { writeHtpasswd } from '../support/htpasswd-file.js';
 import { tempDir } from '../support/temp-dir.js';
-import { runWharf, startWharf } from '../support/wharf-process.js';
+import { assertServeRefuses, startWharf } from '../support/wharf-process.js';
 
 const skip = (await hasCommand('htpasswd')) ? false : 'htpasswd (apache2-utils) not installed';
 
@@ -28,14 +27,7 @@ test('authentication files it cannot use stop wharf serve with one line naming t
     [['--auth', 'token', '--token-key', join(dir, 'absent.pem')], /^wharf serve: --token-key .*absent\.pem: no such file$/],
     [['--auth', 'token', '--token-key', good], /^wharf serve: --token-key .*htpasswd: not a PEM private key$/],
   ];
-  const port = await freePort();
-  for (const [args, expected] of cases) {
-    const result = await runWharf(['serve', '--addr', `127.0.0.1:${port}`, '--storage', 'memory://', ...args]);
-    assert.equal(result.code, 2, `${args.join(' ')}: exit code (stderr ${result.stderr})`);
-    const lines = result.stderr.trimEnd().split('\n');
-    assert.equal(lines.length, 1, `one line: ${result.stderr}`);
-    assert.match(lines[0]!, expected);
-  }
+  await assertServeRefuses(cases);
 });
 
 test('token mode makes its signing key once, in the storage directory, and tokens outlive a restart', { skip }, async (t) => {

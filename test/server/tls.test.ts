@@ -20,7 +20,7 @@ import { busyboxRootfsEntries, tarOf, writeOciLayout } from '../e2e/images.js';
 import { freePort } from '../support/free-port.js';
 import { tempDir } from '../support/temp-dir.js';
 import { makeTestPki, type TestPki } from '../support/test-pki.js';
-import { runWharf, startWharf, type WharfProcess } from '../support/wharf-process.js';
+import { assertServeRefuses, startWharf, type WharfProcess } from '../support/wharf-process.js';
 import { send } from './http-client.js';
 
 const skopeoMissing = (await hasCommand('skopeo')) ? false : 'skopeo is not installed';
@@ -152,14 +152,7 @@ test('TLS mistakes stop wharf serve at start with one line naming the setting', 
     [['--tls-cert', pki.serverCert, '--tls-key', pki.otherKey], /^wharf serve: --tls-key .*other\.key does not belong to the first certificate in --tls-cert .*\(CN=localhost\)/],
     [['--tls-cert', pki.reversedChain, '--tls-key', pki.serverKey], /does not belong to the first certificate .*must start with the server's certificate, then its intermediates$/],
   ];
-  const port = await freePort();
-  for (const [args, expected] of cases) {
-    const result = await runWharf(['serve', '--addr', `127.0.0.1:${port}`, '--storage', 'memory://', ...args]);
-    assert.equal(result.code, 2, `${args.join(' ')}: exit code (stderr ${result.stderr})`);
-    const lines = result.stderr.trimEnd().split('\n');
-    assert.equal(lines.length, 1, `one line: ${result.stderr}`);
-    assert.match(lines[0]!, expected);
-  }
+  await assertServeRefuses(cases);
 });
 
 test('insecure-registry mode warns once on 0.0.0.0, naming HOST:PORT and daemon.json, and not on 127.0.0.1 or over TLS', async (t) => {

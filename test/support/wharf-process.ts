@@ -1,11 +1,12 @@
 // The compiled `wharf` CLI run as a user runs it: `wharf serve` on a free loopback port for the
 // tests that talk to a real server (test/e2e, test/server), and one-shot commands run to completion.
 // Neither the caller's WHARF_* variables nor a stale build can change what a test runs.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { onFreePort } from './free-port.js';
+import { freePort, onFreePort } from './free-port.js';
 import { spawnServer, type ServerProcess } from './server-process.js';
 import { tempDir } from './temp-dir.js';
 
@@ -108,4 +109,19 @@ export function runWharf(args: readonly string[], options: { env?: Readonly<Reco
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * Asserts that `wharf serve ARGS` (on a free loopback port, memory storage) refuses to start: exit
+ * code 2 and one line on stderr matching the case's pattern.
+ */
+export async function assertServeRefuses(cases: readonly (readonly [args: readonly string[], line: RegExp])[]): Promise<void> {
+  const port = await freePort();
+  for (const [args, expected] of cases) {
+    const result = await runWharf(['serve', '--addr', `127.0.0.1:${port}`, '--storage', 'memory://', ...args]);
+    assert.equal(result.code, 2, `${args.join(' ')}: exit code (stderr ${result.stderr})`);
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+    assert.match(lines[0]!, expected);
+  }
 }
