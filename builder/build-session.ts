@@ -1,14 +1,17 @@
 import type { ContentStore } from '../shared/content-store.js';
 import type { Digest } from '../shared/digest.js';
+import type { Layer } from '../shared/image.js';
 import type { HistoryEntry } from '../shared/image-config.js';
+import { StoredLayer } from '../shared/layer/stored-layer.js';
 import type { LayerEntry } from '../shared/layer/layer-entry.js';
 import { writeLayer } from '../shared/layer/layer-writer.js';
 import type { BuildOptions } from './build-options.js';
-import type { BuildCache, CachedStep } from './cache/build-cache.js';
+import type { BuildCache, CachedStep, StepLayer } from './cache/build-cache.js';
 import type { ContextDigestCache } from './cache/context-digest-cache.js';
 import type { ImportedBuildCache } from './cache/registry/cache-import.js';
 import type { SourceTree } from './context/build-context.js';
 import type { LayerSnapshots } from './snapshot/layer-snapshots.js';
+import { SnapshotLayer } from './snapshot/snapshot-layer.js';
 import type { Progress } from './progress.js';
 import type { StageState } from './stage-state.js';
 
@@ -67,7 +70,7 @@ export async function cachedStep(
   { history = true }: { history?: boolean } = {},
 ): Promise<{ step: CachedStep; cached: boolean }> {
   const local = session.options.noCache ? undefined : session.cache.get(key);
-  const usable = local && (!local.layer || (await session.store.has(local.layer.descriptor.digest))) ? local : undefined;
+  const usable = local && (!local.layer || (await layerKept(session, local.layer))) ? local : undefined;
   const hit = usable ?? (session.options.noCache ? undefined : await session.importedCache.stepFor(key));
   const step: CachedStep = hit ?? { ...(await execute()), created: historyTime(session) };
   if (!usable) session.cache.put(key, step);
@@ -85,4 +88,15 @@ export async function cachedStep(
 export async function storeStepLayer(session: BuildSession, entries: readonly LayerEntry[]): Promise<Pick<CachedStep, 'layer'>> {
   const layer = await writeLayer(entries, session.store, { compression: 'none', format: 'oci', sourceDateEpoch: session.options.sourceDateEpoch });
   return { layer: { descriptor: layer.descriptor, diffId: layer.diffId } };
+}
+
+/** Whether the build root still has what a cached step's layer is read from: its snapshot, or its blob. */
+async function layerKept(session: BuildSession, layer: StepLayer): Promise<boolean> {
+  return layer.snapshot ? session.snapshots.has(layer.snapshot.chainId) : session.store.has(layer.descriptor.digest);
+}
+
+/** A step's layer as the image has it: read from its snapshot (a RUN's) or from the content store. */
+export function stepLayer(session: Pick<BuildSession, 'store' | 'snapshots'>, layer: StepLayer): Layer {
+  if (!layer.snapshot) return new StoredLayer(session.store, layer.descriptor, layer.diffId);
+  return new SnapshotLayer(layer.descriptor, layer.diffId, session.snapshots.directory(layer.snapshot.chainId), layer.snapshot.sourceDateEpoch);
 }

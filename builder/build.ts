@@ -12,7 +12,7 @@ import { pushImage } from '../shared/registry-client/push.js';
 import { pullImage } from '../shared/registry-client/remote-image.js';
 import type { BuildOptions } from './build-options.js';
 import { removeTemporaries } from './build-root.js';
-import { BuildStepError, type BuildSession } from './build-session.js';
+import { BuildStepError, stepLayer, type BuildSession } from './build-session.js';
 import { BuildCache } from './cache/build-cache.js';
 import { cacheKey } from './cache/cache-key.js';
 import { ContextDigestCache } from './cache/context-digest-cache.js';
@@ -166,7 +166,7 @@ export async function build(options: BuildOptions, progress: Progress): Promise<
     const stages = await Promise.all(needed.map((node) => results.get(node.index)!));
     // Pushed tags on the cache's registry already hold its layers: mounting them saves the upload.
     const mountFrom = options.push ? parseImageReference(options.tags[0]!) : undefined;
-    await exportBuildCaches(options.cacheTo, { final: final.steps, all: stages.map((stage) => stage.steps) }, { client, store, progress, mountFrom, exportLayer: (layer) => compressed.of(layer) });
+    await exportBuildCaches(options.cacheTo, { final: final.steps, all: stages.map((stage) => stage.steps) }, { client, progress, mountFrom, exportLayer: (layer) => compressed.of(stepLayer(session, layer)) });
     return { ...exported, warnings: [...warnings, ...importedCache.warnings] };
   } finally {
     await views.close();

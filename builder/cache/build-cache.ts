@@ -3,9 +3,20 @@ import type { Digest } from '../../shared/digest.js';
 import type { Compression } from '../../shared/layer/compression.js';
 import type { Descriptor } from '../../shared/oci.js';
 
+/**
+ * The layer a step made: a tar in the content store, or (a RUN's) only its snapshot, the one of
+ * chain `chainId` (a key fixes the parent layers, so the chain too), whose tar is made again when
+ * exported, with the SOURCE_DATE_EPOCH it was hashed with.
+ */
+export interface StepLayer {
+  readonly descriptor: Descriptor;
+  readonly diffId: Digest;
+  readonly snapshot?: { readonly chainId: Digest; readonly sourceDateEpoch?: number };
+}
+
 /** What a build step produced: a layer (or none, for ENV and the like) and when it was first built. */
 export interface CachedStep {
-  readonly layer?: { readonly descriptor: Descriptor; readonly diffId: Digest };
+  readonly layer?: StepLayer;
   /** RFC 3339; kept so a rebuild from cache gives the same history, hence the same image ID. */
   readonly created: string;
 }

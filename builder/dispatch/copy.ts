@@ -1,7 +1,6 @@
 import { rm } from 'node:fs/promises';
-import { StoredLayer } from '../../shared/layer/stored-layer.js';
 import { makeScratchDirectory } from '../build-root.js';
-import { cachedStep, storeStepLayer, type BuildSession } from '../build-session.js';
+import { cachedStep, stepLayer, storeStepLayer, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { resolveAddSources } from '../context/add-source.js';
 import type { ResolvedSource } from '../context/build-context.js';
@@ -43,7 +42,7 @@ export async function dispatchCopy(session: BuildSession, state: StageState, ins
       const existing = state.layers.length > 0 ? rootfsLookup(await session.rootfsOf(state)) : undefined;
       return storeStepLayer(session, planCopy({ ...plan, existing }));
     });
-    state.layers.push(new StoredLayer(session.store, step.layer!.descriptor, step.layer!.diffId));
+    state.layers.push(stepLayer(session, step.layer!));
     return cached;
   } finally {
     await rm(scratchDir, { recursive: true, force: true });

@@ -1,8 +1,9 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StoredLayer } from '../../shared/layer/stored-layer.js';
+import { layerTarDigest } from '../../shared/layer/layer-writer.js';
+import { MediaType } from '../../shared/media-types.js';
 import { makeScratchDirectory } from '../build-root.js';
-import { cachedStep, storeStepLayer, type BuildSession } from '../build-session.js';
+import { cachedStep, stepLayer, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { SourceTree } from '../context/build-context.js';
 import { expandWord, parseRunMount, runHeredocPlan, type RunInstruction, type RunMount } from '../frontend/index.js';
@@ -87,14 +88,18 @@ export async function dispatchRun(session: BuildSession, state: StageState, inst
     });
     try {
       // Always a layer, empty or not, as BuildKit makes one for every RUN.
-      const stored = await storeStepLayer(session, await overlayDiff(changes.upperDir));
-      await changes.keep(stored.layer!);
-      return stored;
+      // The upper dir becomes the layer's snapshot and the only copy of its files: the tar is only
+      // hashed now, and made again from the snapshot when an output needs it (as BuildKit does).
+      const sourceDateEpoch = session.options.sourceDateEpoch;
+      const { diffId, size } = await layerTarDigest(await overlayDiff(changes.upperDir), { sourceDateEpoch });
+      const chainId = await changes.keep({ diffId });
+      const snapshot = { chainId, ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}) };
+      return { layer: { descriptor: { mediaType: MediaType.OciLayer, digest: diffId, size }, diffId, snapshot } };
     } finally {
       await changes.release();
     }
   });
-  if (result.layer) state.layers.push(new StoredLayer(session.store, result.layer.descriptor, result.layer.diffId));
+  if (result.layer) state.layers.push(stepLayer(session, result.layer));
   return cached;
 }
 

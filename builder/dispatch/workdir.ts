@@ -1,8 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { LayerEntry } from '../../shared/layer/layer-entry.js';
-import { StoredLayer } from '../../shared/layer/stored-layer.js';
-import { cachedStep, storeStepLayer, type BuildSession } from '../build-session.js';
+import { cachedStep, stepLayer, storeStepLayer, type BuildSession } from '../build-session.js';
 import { cacheKey } from '../cache/cache-key.js';
 import { resolveChown } from '../context/copy-plan.js';
 import type { WorkdirInstruction } from '../frontend/index.js';
@@ -24,7 +23,7 @@ export async function dispatchWorkdir(session: BuildSession, state: StageState, 
     const entries: LayerEntry[] = (await missingDirectories(session, state, directory)).map((path) => ({ type: 'directory', path, mode: 0o755, ...owner, mtime }));
     return storeStepLayer(session, entries);
   });
-  if (step.layer) state.layers.push(new StoredLayer(session.store, step.layer.descriptor, step.layer.diffId));
+  if (step.layer) state.layers.push(stepLayer(session, step.layer));
   return cached;
 }
 

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline as pipe, Transform, type Readable, type Writable } from 'node:stream';
+import { pipeline as pipe, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Digester, type Digest } from '../../shared/digest.js';
+import type { Digest } from '../../shared/digest.js';
+import { digestVerifier } from '../../shared/digest-verifier.js';
 import type { Image } from '../../shared/image.js';
 import { tarStream, type TarRecord } from '../../shared/layer/tar-format.js';
 
@@ -25,22 +26,6 @@ export function directoryRecord(name: string): TarRecord {
   return { name, type: 'directory', ...DIRECTORY, size: 0 };
 }
 
-/** A stage that fails the stream when the bytes through it do not hash to `digest`. */
-function verifying(digest: Digest, what: string): Transform {
-  const [algorithm] = digest.split(':');
-  const digester = Digester.create(algorithm === 'sha512' ? 'sha512' : 'sha256');
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      digester.update(chunk);
-      done(null, chunk);
-    },
-    flush(done) {
-      const actual = digester.digest();
-      done(actual === digest ? null : new ArchiveBlobError(`${what} has digest ${actual}, expected ${digest}`));
-    },
-  });
-}
-
 /** A blob of an archive, streamed from `open` and checked against its digest as it is written. */
 export function blobRecord(name: string, digest: Digest, size: number, open: () => Promise<Readable>, what: string): TarRecord {
   return {
@@ -49,7 +34,7 @@ export function blobRecord(name: string, digest: Digest, size: number, open: () 
     ...FILE,
     size,
     // pipe() with a callback carries a source error into the verifier, which the tar writer is reading.
-    body: async () => pipe(await open(), verifying(digest, what), () => {}),
+    body: async () => pipe(await open(), digestVerifier(digest, (actual) => new ArchiveBlobError(`${what} has digest ${actual}, expected ${digest}`)), () => {}),
   };
 }
 

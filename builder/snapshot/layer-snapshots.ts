@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { mkdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mapConcurrently } from '../../shared/concurrency.js';
 import type { Digest } from '../../shared/digest.js';
@@ -49,10 +49,20 @@ export class LayerSnapshots {
     }).finally(() => rm(upperDir, { recursive: true, force: true }));
   }
 
+  /** The directory of chain `id`'s snapshot (which may not exist). */
+  directory(id: Digest): string {
+    return join(this.root, id.slice(id.indexOf(':') + 1));
+  }
+
+  /** Whether chain `id` has a snapshot. */
+  async has(id: Digest): Promise<boolean> {
+    return (await stat(this.directory(id)).catch(() => undefined))?.isDirectory() ?? false;
+  }
+
   /** The lower dir of chain `id`, made by `fill` (into an empty temporary directory) unless it exists. */
   private async snapshot(id: Digest, fill: (building: string) => Promise<void>): Promise<string> {
     const hex = id.slice(id.indexOf(':') + 1);
-    await makeDirectoryOnce(join(this.root, hex), fill);
+    await makeDirectoryOnce(this.directory(id), fill);
     await this.link(hex);
     return this.shortName(hex);
   }

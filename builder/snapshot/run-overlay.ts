@@ -1,15 +1,16 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Digest } from '../../shared/digest.js';
 import type { Layer } from '../../shared/image.js';
 import { makeScratchDirectory } from '../build-root.js';
-import type { LayerSnapshots } from './layer-snapshots.js';
+import { chainIds, type LayerSnapshots } from './layer-snapshots.js';
 import { withOverlay } from './overlay-mount.js';
 
 /** What a command changed in an overlay: its upper dir, to diff and then keep as a snapshot or throw away. */
 export interface OverlayChanges {
   readonly upperDir: string;
-  /** Makes the upper dir the snapshot of `layer` (the layer written from it) on top of the overlay's layers. */
-  keep(layer: Pick<Layer, 'diffId'>): Promise<void>;
+  /** Makes the upper dir the snapshot of `layer` (the layer made of it) on top of the overlay's layers; returns its chain ID. */
+  keep(layer: Pick<Layer, 'diffId'>): Promise<Digest>;
   /** Removes what is left of the workspace; call it whatever happened. */
   release(): Promise<void>;
 }
@@ -34,6 +35,7 @@ export async function runInOverlay(snapshots: LayerSnapshots, root: string, laye
     upperDir,
     keep: async (layer) => {
       await snapshots.adopt(layers, layer, upperDir);
+      return chainIds([...layers, layer]).at(-1)!;
     },
     release,
   };

@@ -1,9 +1,9 @@
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from '../content-store.js';
-import { Digester } from '../digest.js';
+import { Digester, type Digest } from '../digest.js';
 import type { Layer } from '../image.js';
 import { MediaType } from '../media-types.js';
 import { compressionOfMediaType, createCompressor, type Compression } from './compression.js';
@@ -79,6 +79,16 @@ export async function writeLayer(entries: readonly LayerEntry[], store: ContentS
   } finally {
     await rm(temporary, { force: true });
   }
+}
+
+/**
+ * The diffID and size of the tar the entries make, without writing it anywhere: for a layer whose
+ * files stay where they are (a RUN's snapshot) and whose tar is made again when it is exported.
+ */
+export async function layerTarDigest(entries: readonly LayerEntry[], options: Pick<WriteLayerOptions, 'sourceDateEpoch'> = {}): Promise<{ diffId: Digest; size: number }> {
+  const tarMeter = meter(Digester.create());
+  await pipeline(layerTar(entries, options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), tarMeter, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  return { diffId: tarMeter.digester.digest(), size: tarMeter.bytes };
 }
 
 /**

@@ -2,10 +2,12 @@
 // loads and runs the images, and the engine's BuildKit builds the same fixtures for comparison.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { dockerUnavailableReason } from '../e2e/harness.js';
+import { docker, dockerUnavailableReason } from '../e2e/harness.js';
+import { readTar } from '../support/tar-reading.js';
 import { BuildComparison } from './build-comparison.js';
 import { assertBuilt, buildArgs, dockerLoad, dockerRun, dockerSaveBytes, fixture, historyOf, stepOutcomes, wharfBuild } from './build-harness.js';
 
@@ -130,6 +132,34 @@ describe('RUN against BuildKit', { skip: unavailable ?? false }, () => {
     const second = await build();
     assert.ok(second.outcomes.every((outcome) => outcome === 'CACHED'), second.outcomes.join());
     assert.equal(second.id, first.id);
+  });
+
+  test('a RUN layer is kept only as its snapshot; an output makes its tar again, and a changed snapshot fails it in one line', async () => {
+    const root = await builds.temps.make();
+    const state = join(root, 'state');
+    const iidfile = join(root, 'iid');
+    const build = (extra: string[]) => wharfBuild(['--root', state, '-q', '--iidfile', iidfile, ...extra, ...buildArgs({ BASE: builds.base }), fixture('run-basics')]);
+    assertBuilt(await build([]), 'without an output');
+    const id = await readFile(iidfile, 'utf8');
+    // No blob of the content store is a tar holding a RUN's files (the base layer is gzip, WORKDIR's a tar of work/).
+    const content = join(state, 'content', 'sha256');
+    for (const name of await readdir(content)) {
+      const blob = await readFile(join(content, name));
+      if (blob.subarray(257, 262).toString('latin1') !== 'ustar') continue;
+      const entries = (await readTar(blob)).map((entry) => entry.header.name);
+      assert.ok(!entries.includes('hello.txt'), `blob ${name} is a RUN's tar: ${entries.join(' ')}`);
+    }
+    const archive = join(root, 'image.tar');
+    assertBuilt(await build(['--output', `type=docker,dest=${archive}`]), 'with an output');
+    assert.equal(await dockerLoad(archive), id, 'the tars made again from the snapshots give the image ID the build computed');
+    await docker(['rmi', id]).catch(() => {});
+
+    const snapshots = join(state, 'snapshots');
+    const [changed] = (await readdir(snapshots)).filter((name) => existsSync(join(snapshots, name, 'hello.txt')));
+    await appendFile(join(snapshots, changed!, 'hello.txt'), 'changed behind the build\'s back\n');
+    const refused = await build(['--compression', 'zstd', '--output', `type=oci,dest=${join(root, 'image.oci.tar')}`]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`^wharf build: the snapshot .*${changed} of layer sha256:[0-9a-f]{64} now makes a tar with digest sha256:[0-9a-f]{64}: it was changed; remove it, or build with --no-cache\\n$`, 'm'));
   });
 
   test('--cache-to a registry, then --cache-from into an empty root: RUN steps are CACHED, not run again', async () => {

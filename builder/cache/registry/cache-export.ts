@@ -1,14 +1,12 @@
-import type { ContentStore } from '../../../shared/content-store.js';
 import type { Digest } from '../../../shared/digest.js';
 import type { Layer } from '../../../shared/image.js';
-import { StoredLayer } from '../../../shared/layer/stored-layer.js';
 import { MediaType } from '../../../shared/media-types.js';
 import { parseImageReference, type ImageReference } from '../../../shared/reference.js';
 import type { RegistryClient } from '../../../shared/registry-client/client.js';
 import { pushImage } from '../../../shared/registry-client/push.js';
 import type { RegistryCacheSpec } from '../../build-options.js';
 import type { Progress } from '../../progress.js';
-import type { KeyedStep } from '../build-cache.js';
+import type { KeyedStep, StepLayer } from '../build-cache.js';
 import { encodeBuildCache } from './cache-manifest.js';
 
 /**
@@ -29,23 +27,24 @@ export function cacheStepsFor(mode: RegistryCacheSpec['mode'], finalStage: reado
  */
 export async function pushBuildCache(
   client: RegistryClient,
-  store: ContentStore,
   ref: ImageReference,
   steps: readonly KeyedStep[],
-  exportLayer: (layer: Layer) => Promise<Layer>,
+  exportLayer: (layer: StepLayer) => Promise<Layer>,
   mountFrom?: ImageReference,
 ): Promise<Digest> {
   const exported: KeyedStep[] = [];
+  const layerByDigest = new Map<Digest, Layer>();
   for (const step of steps) {
     if (!step.layer) {
       exported.push(step);
       continue;
     }
-    const layer = await exportLayer(new StoredLayer(store, step.layer.descriptor, step.layer.diffId));
+    const layer = await exportLayer(step.layer);
+    layerByDigest.set(layer.descriptor.digest, layer);
     exported.push({ ...step, layer: { descriptor: layer.descriptor, diffId: layer.diffId } });
   }
   const encoded = encodeBuildCache(exported);
-  const layers = encoded.layers.map(({ descriptor, diffId }) => new StoredLayer(store, descriptor, diffId));
+  const layers = encoded.layers.map(({ descriptor }) => layerByDigest.get(descriptor.digest)!);
   return pushImage(client, { ...encoded, mediaType: MediaType.OciManifest, layers }, ref, { mountFrom });
 }
 
@@ -56,13 +55,13 @@ export async function pushBuildCache(
 export async function exportBuildCaches(
   specs: readonly RegistryCacheSpec[],
   stages: { readonly final: readonly KeyedStep[]; readonly all: readonly (readonly KeyedStep[])[] },
-  { client, store, progress, mountFrom, exportLayer }: { client: RegistryClient; store: ContentStore; progress: Progress; mountFrom?: ImageReference; exportLayer: (layer: Layer) => Promise<Layer> },
+  { client, progress, mountFrom, exportLayer }: { client: RegistryClient; progress: Progress; mountFrom?: ImageReference; exportLayer: (layer: StepLayer) => Promise<Layer> },
 ): Promise<void> {
   for (const spec of specs) {
     const id = progress.start(`exporting cache to ${spec.ref} (mode=${spec.mode})`);
     try {
       const steps = cacheStepsFor(spec.mode, stages.final, stages.all);
-      const digest = await pushBuildCache(client, store, parseImageReference(spec.ref), steps, exportLayer, mountFrom);
+      const digest = await pushBuildCache(client, parseImageReference(spec.ref), steps, exportLayer, mountFrom);
       progress.log(id, `${steps.length} steps, manifest ${digest}`);
       progress.done(id);
     } catch (error) {
