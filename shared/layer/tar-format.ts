@@ -12,10 +12,6 @@ const ZERO_BLOCKS = Buffer.alloc(2 * BLOCK);
 const MAX_OCTAL_7 = 0o7777777; // mode, uid, gid fields
 const MAX_OCTAL_11 = 0o77777777777; // size, mtime fields
 const BATCH_BYTES = 64 * 1024;
-/** Bodies up to this size are read ahead, whole: a bounded window of them is in flight at once. */
-export const READ_AHEAD_MAX_BYTES = 256 * 1024;
-const READ_AHEAD_FILES = 64;
-const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
 export type TarRecordType = 'file' | 'hardlink' | 'symlink' | 'directory' | 'char-device' | 'block-device' | 'fifo';
 
@@ -38,10 +34,7 @@ export interface TarRecord {
   readonly devminor?: number;
   /** Written as PAX `SCHILY.xattr.<name>` records, raw bytes. */
   readonly xattrs?: Readonly<Record<string, Buffer>>;
-  /**
-   * A file's bytes: in memory, or read when needed (exactly `size` bytes). Bodies of at most
-   * READ_AHEAD_MAX_BYTES are read a little ahead of the writer, so many small files overlap their I/O.
-   */
+  /** A file's bytes: in memory, or read when the writer reaches the entry (exactly `size` bytes). */
   readonly body?: Buffer | (() => Readable | Buffer | Promise<Readable | Buffer>);
 }
 
@@ -183,65 +176,6 @@ function padding(size: number): Buffer {
   return rest === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rest);
 }
 
-/** All of a body as one Buffer (for small bodies read ahead). */
-async function readWhole(record: TarRecord, body: () => Readable | Buffer | Promise<Readable | Buffer>): Promise<Buffer> {
-  const opened = await body();
-  if (Buffer.isBuffer(opened)) return opened;
-  const chunks: Buffer[] = [];
-  let read = 0;
-  for await (const chunk of opened as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    read += chunk.length;
-    if (read > record.size) break; // too long: the length check reports it
-  }
-  return Buffer.concat(chunks);
-}
-
-/**
- * Starts reading small bodies of the records after `index` so their I/O overlaps, within a
- * window of READ_AHEAD_FILES bodies and READ_AHEAD_BYTES bytes.
- */
-class ReadAhead {
-  private readonly pending = new Map<number, Promise<Buffer>>();
-  private next = 0;
-  private bytes = 0;
-
-  constructor(private readonly records: readonly TarRecord[]) {}
-
-  static isSmall(record: TarRecord): boolean {
-    return record.type === 'file' && typeof record.body === 'function' && record.size > 0 && record.size <= READ_AHEAD_MAX_BYTES;
-  }
-
-  /** The body of record `index` if it was read ahead (the caller then owns it). */
-  take(index: number): Promise<Buffer> | undefined {
-    this.next = Math.max(this.next, index + 1);
-    const body = this.pending.get(index);
-    if (body) {
-      this.pending.delete(index);
-      this.bytes -= this.records[index]!.size;
-    }
-    this.fill();
-    return body;
-  }
-
-  private fill(): void {
-    while (this.next < this.records.length && this.pending.size < READ_AHEAD_FILES && this.bytes < READ_AHEAD_BYTES) {
-      const index = this.next++;
-      const record = this.records[index]!;
-      if (!ReadAhead.isSmall(record)) continue;
-      const body = readWhole(record, record.body as () => Readable | Buffer | Promise<Readable | Buffer>);
-      body.catch(() => {}); // reported when the writer reaches this record
-      this.pending.set(index, body);
-      this.bytes += record.size;
-    }
-  }
-
-  /** Stops: bodies already being read are dropped. */
-  close(): void {
-    this.pending.clear();
-  }
-}
-
 async function* tarChunks(records: readonly TarRecord[]): AsyncGenerator<Buffer> {
   // Headers and small bodies are gathered into ~64 KiB chunks; big bodies pass through as read.
   let batch: Buffer[] = [];
@@ -258,44 +192,38 @@ async function* tarChunks(records: readonly TarRecord[]): AsyncGenerator<Buffer>
   };
   const wrongLength = (record: TarRecord, read: number): TarFormatError =>
     new TarFormatError(`tar entry "${record.name}": body is ${read} bytes, ${record.size} announced (did the file change?)`);
-  const readAhead = new ReadAhead(records);
-  try {
-    for (const [index, record] of records.entries()) {
-      const early = readAhead.take(index);
-      add(encodeTarHeader(record));
-      if (record.type === 'file' && record.size > 0) {
-        const body = early ? await early : record.body;
-        if (!body) throw new TarFormatError(`tar entry "${record.name}": ${record.size} bytes announced but no body given`);
-        const opened = Buffer.isBuffer(body) ? body : await body();
-        if (Buffer.isBuffer(opened)) {
-          if (opened.length !== record.size) throw wrongLength(record, opened.length);
-          add(opened);
-        } else {
-          let read = 0;
-          try {
-            for await (const chunk of opened as AsyncIterable<Buffer>) {
-              read += chunk.length;
-              if (read > record.size) throw wrongLength(record, read);
-              if (chunk.length >= BATCH_BYTES) {
-                if (batched > 0) yield take();
-                yield chunk;
-              } else {
-                add(chunk);
-                if (batched >= BATCH_BYTES) yield take();
-              }
+  for (const record of records) {
+    add(encodeTarHeader(record));
+    if (record.type === 'file' && record.size > 0) {
+      const body = record.body;
+      if (!body) throw new TarFormatError(`tar entry "${record.name}": ${record.size} bytes announced but no body given`);
+      const opened = Buffer.isBuffer(body) ? body : await body();
+      if (Buffer.isBuffer(opened)) {
+        if (opened.length !== record.size) throw wrongLength(record, opened.length);
+        add(opened);
+      } else {
+        let read = 0;
+        try {
+          for await (const chunk of opened as AsyncIterable<Buffer>) {
+            read += chunk.length;
+            if (read > record.size) throw wrongLength(record, read);
+            if (chunk.length >= BATCH_BYTES) {
+              if (batched > 0) yield take();
+              yield chunk;
+            } else {
+              add(chunk);
+              if (batched >= BATCH_BYTES) yield take();
             }
-          } finally {
-            opened.destroy();
           }
-          if (read !== record.size) throw wrongLength(record, read);
+        } finally {
+          opened.destroy();
         }
-        const pad = padding(record.size);
-        if (pad.length > 0) add(pad);
+        if (read !== record.size) throw wrongLength(record, read);
       }
-      if (batched >= BATCH_BYTES) yield take();
+      const pad = padding(record.size);
+      if (pad.length > 0) add(pad);
     }
-  } finally {
-    readAhead.close();
+    if (batched >= BATCH_BYTES) yield take();
   }
   add(ZERO_BLOCKS);
   yield take();
