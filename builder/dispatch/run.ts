@@ -93,8 +93,7 @@ export async function dispatchRun(session: BuildSession, state: StageState, inst
       const sourceDateEpoch = session.options.sourceDateEpoch;
       const { diffId, size } = await layerTarDigest(await overlayDiff(changes.upperDir), { sourceDateEpoch });
       const chainId = await changes.keep({ diffId });
-      const snapshot = { chainId, ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}) };
-      return { layer: { descriptor: { mediaType: MediaType.OciLayer, digest: diffId, size }, diffId, snapshot } };
+      return { layer: { descriptor: { mediaType: MediaType.OciLayer, digest: diffId, size }, diffId, snapshot: { chainId, sourceDateEpoch } } };
     } finally {
       await changes.release();
     }

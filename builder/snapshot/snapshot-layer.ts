@@ -24,7 +24,7 @@ export class SnapshotLayer implements Layer {
   ) {}
 
   async open(): Promise<Readable> {
-    const tar = layerTar(await overlayDiff(this.directory), this.sourceDateEpoch !== undefined ? { sourceDateEpoch: this.sourceDateEpoch } : {});
+    const tar = layerTar(await overlayDiff(this.directory), { sourceDateEpoch: this.sourceDateEpoch });
     const mismatch = (actual: Digest) =>
       new SnapshotChangedError(`the snapshot ${this.directory} of layer ${this.diffId} now makes a tar with digest ${actual}: it was changed; remove it, or build with --no-cache`);
     // pipeline() with a callback carries a failure of the tar (a file gone) into what the reader reads.

@@ -1,10 +1,11 @@
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Transform, Writable } from 'node:stream';
+import { pipeline as pipe, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from '../content-store.js';
 import { Digester, type Digest } from '../digest.js';
 import type { Layer } from '../image.js';
+import type { Descriptor } from '../oci.js';
 import { MediaType } from '../media-types.js';
 import { compressionOfMediaType, createCompressor, type Compression } from './compression.js';
 import type { LayerEntry } from './layer-entry.js';
@@ -35,8 +36,9 @@ export function layerMediaType(compression: Compression, format: ImageFormat): s
   return compression === 'gzip' ? MediaType.DockerLayerGzip : MediaType.DockerLayer;
 }
 
-/** A pass-through stage that hashes and counts what flows through it. */
-function meter(digester: Digester): Transform & { bytes: number; digester: Digester } {
+/** A pass-through stage that hashes (sha256) and counts what flows through it. */
+function meter(): Transform & { bytes: number; digester: Digester } {
+  const digester = Digester.create();
   const stage = new Transform({
     readableHighWaterMark: 1024 * 1024,
     writableHighWaterMark: 1024 * 1024,
@@ -51,31 +53,41 @@ function meter(digester: Digester): Transform & { bytes: number; digester: Diges
   return stage;
 }
 
+/** Compresses `tar` into the store as one blob, hashed on the way; its descriptor. */
+async function storeCompressed(tar: Readable, store: ContentStore, options: Omit<WriteLayerOptions, 'sourceDateEpoch'>): Promise<Descriptor> {
+  const mediaType = layerMediaType(options.compression, options.format);
+  const compressor = await createCompressor(options.compression, options.level !== undefined ? { level: options.level } : {});
+  const blobMeter = meter();
+  const temporary = await store.temporaryPath();
+  try {
+    await pipeline(tar, compressor, blobMeter, createWriteStream(temporary));
+    const digest = blobMeter.digester.digest();
+    await store.adopt(temporary, digest);
+    return { mediaType, digest, size: blobMeter.bytes };
+  } finally {
+    await rm(temporary, { force: true });
+  }
+}
+
 /**
  * Writes the entries as one layer into the store, in a single streaming pass: the tar is hashed
  * (the diffID), compressed, hashed again (the blob digest) and written to a temporary file that is
  * moved into the store once complete. Invalid entries throw LayerEntryError before anything is written.
  */
 export async function writeLayer(entries: readonly LayerEntry[], store: ContentStore, options: WriteLayerOptions): Promise<StoredLayer> {
-  const mediaType = layerMediaType(options.compression, options.format);
-  const tar = layerTar(entries, options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {});
-  const diffDigester = Digester.create();
-  const tarMeter = meter(diffDigester);
+  const tarMeter = meter();
+  const tar = layerTar(entries, { sourceDateEpoch: options.sourceDateEpoch });
+  if (options.compression !== 'none') {
+    // pipeline() with a callback carries a failure of the tar into the stream it returns.
+    const descriptor = await storeCompressed(pipe(tar, tarMeter, () => {}), store, options);
+    return new StoredLayer(store, descriptor, tarMeter.digester.digest(), tarMeter.bytes);
+  }
   const temporary = await store.temporaryPath();
   try {
-    if (options.compression === 'none') {
-      await pipeline(tar, tarMeter, createWriteStream(temporary));
-      const diffId = diffDigester.digest();
-      await store.adopt(temporary, diffId);
-      return new StoredLayer(store, { mediaType, digest: diffId, size: tarMeter.bytes }, diffId, tarMeter.bytes);
-    }
-    const compressor = await createCompressor(options.compression, options.level !== undefined ? { level: options.level } : {});
-    const blobDigester = Digester.create();
-    const blobMeter = meter(blobDigester);
-    await pipeline(tar, tarMeter, compressor, blobMeter, createWriteStream(temporary));
-    const digest = blobDigester.digest();
-    await store.adopt(temporary, digest);
-    return new StoredLayer(store, { mediaType, digest, size: blobMeter.bytes }, diffDigester.digest(), tarMeter.bytes);
+    await pipeline(tar, tarMeter, createWriteStream(temporary));
+    const diffId = tarMeter.digester.digest();
+    await store.adopt(temporary, diffId);
+    return new StoredLayer(store, { mediaType: layerMediaType('none', options.format), digest: diffId, size: tarMeter.bytes }, diffId, tarMeter.bytes);
   } finally {
     await rm(temporary, { force: true });
   }
@@ -86,8 +98,8 @@ export async function writeLayer(entries: readonly LayerEntry[], store: ContentS
  * files stay where they are (a RUN's snapshot) and whose tar is made again when it is exported.
  */
 export async function layerTarDigest(entries: readonly LayerEntry[], options: Pick<WriteLayerOptions, 'sourceDateEpoch'> = {}): Promise<{ diffId: Digest; size: number }> {
-  const tarMeter = meter(Digester.create());
-  await pipeline(layerTar(entries, options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}), tarMeter, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  const tarMeter = meter();
+  await pipeline(layerTar(entries, { sourceDateEpoch: options.sourceDateEpoch }), tarMeter, new Writable({ write: (_chunk, _encoding, done) => done() }));
   return { diffId: tarMeter.digester.digest(), size: tarMeter.bytes };
 }
 
@@ -97,16 +109,5 @@ export async function layerTarDigest(entries: readonly LayerEntry[], options: Pi
  */
 export async function compressLayer(layer: Layer, store: ContentStore, options: Omit<WriteLayerOptions, 'sourceDateEpoch'>): Promise<StoredLayer> {
   if (compressionOfMediaType(layer.descriptor.mediaType) !== 'none') throw new Error(`layer ${layer.descriptor.digest} is already compressed (${layer.descriptor.mediaType})`);
-  const mediaType = layerMediaType(options.compression, options.format);
-  const compressor = await createCompressor(options.compression, options.level !== undefined ? { level: options.level } : {});
-  const blobMeter = meter(Digester.create());
-  const temporary = await store.temporaryPath();
-  try {
-    await pipeline(await layer.open(), compressor, blobMeter, createWriteStream(temporary));
-    const digest = blobMeter.digester.digest();
-    await store.adopt(temporary, digest);
-    return new StoredLayer(store, { mediaType, digest, size: blobMeter.bytes }, layer.diffId, layer.descriptor.size);
-  } finally {
-    await rm(temporary, { force: true });
-  }
+  return new StoredLayer(store, await storeCompressed(await layer.open(), store, options), layer.diffId, layer.descriptor.size);
 }
