@@ -184,7 +184,7 @@ describe('layer tar writer', () => {
     assert.ok(a.subarray(a.length - 1024).equals(Buffer.alloc(1024)), 'ends with two zero blocks');
   });
 
-  test('hundreds of files read from disk, small (read ahead) and large (streamed), keep their bytes and order', async () => {
+  test('hundreds of files read from disk, small (read whole) and large (streamed), keep their bytes and order', async () => {
     const entries: LayerEntry[] = [dir('many')];
     const contents = new Map<string, Buffer>();
     for (let i = 0; i < 400; i++) {
