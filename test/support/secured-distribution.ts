@@ -2,9 +2,10 @@
 // htpasswd users (hashed by the real `htpasswd -B`) and optionally requiring client certificates.
 // It listens on a non-loopback address of this machine, since clients (Docker, Wharf) treat loopback
 // registries as insecure and would not verify its certificate there.
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { hasCommand } from '../e2e/harness.js';
 import { onFreePort } from './free-port.js';
 import { writeHtpasswd } from './htpasswd-file.js';
 import { spawnServer, type ServerProcess } from './server-process.js';
@@ -15,6 +16,24 @@ export function nonLoopbackAddress(): string | undefined {
   return Object.values(networkInterfaces())
     .flat()
     .find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+}
+
+/**
+ * Why a secured distribution cannot run on this machine, or false: docker-registry, openssl or one of
+ * `more` (e.g. htpasswd) is not installed, or there is no non-loopback address to serve verified TLS on.
+ */
+export async function securedDistributionSkip(...more: string[]): Promise<string | false> {
+  for (const command of ['docker-registry', 'openssl', ...more]) {
+    if (!(await hasCommand(command))) return `${command} not installed`;
+  }
+  return nonLoopbackAddress() === undefined ? 'this machine has no non-loopback IPv4 address to serve verified TLS on' : false;
+}
+
+/** Makes `certsDirectory/host/` holding `files` (name there → source path), as a client's certs.d; returns `certsDirectory`. */
+export async function writeCertsDirectory(certsDirectory: string, host: string, files: Readonly<Record<string, string>>): Promise<string> {
+  await mkdir(join(certsDirectory, host), { recursive: true });
+  for (const [name, source] of Object.entries(files)) await copyFile(source, join(certsDirectory, host, name));
+  return certsDirectory;
 }
 
 export interface SecuredDistributionOptions {
@@ -32,9 +51,10 @@ export interface SecuredDistributionOptions {
 /** A running distribution; `host` is `ADDRESS:PORT`, as image references name it. */
 export type SecuredDistribution = ServerProcess;
 
-/** Starts distribution and waits until it answers GET /v2/ over TLS. */
+/** Starts distribution, its files in `dir` (made if missing), and waits until it answers GET /v2/ over TLS. */
 export async function startSecuredDistribution(options: SecuredDistributionOptions): Promise<SecuredDistribution> {
   const { dir, address, pki } = options;
+  await mkdir(dir, { recursive: true });
   const auth: string[] = [];
   if (options.users) {
     await writeHtpasswd(join(dir, 'htpasswd'), options.users);
