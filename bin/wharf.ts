@@ -178,20 +178,13 @@ async function runReindex(args: string[]): Promise<number> {
     console.log(reindexUsage(settings));
     return 0;
   }
-  let config;
   try {
-    config = resolveServeConfig(values as Record<string, string | undefined>, process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`wharf reindex: ${error.message}`);
-    return 2;
-  }
-  if (config.searchIndex === 'memory://') {
-    console.error('wharf reindex: the search index is in memory (memory://): a registry builds it at every start');
-    return 2;
-  }
-  const [{ openStorage }, { reindex }] = await Promise.all([import('../registry/storage/open-storage.js'), import('../registry/search/reindex.js')]);
-  try {
+    const config = resolveServeConfig(values as Record<string, string | undefined>, process.env);
+    if (config.searchIndex === 'memory://') {
+      console.error('wharf reindex: the search index is in memory (memory://): a registry builds it at every start');
+      return 2;
+    }
+    const [{ openStorage }, { reindex }] = await Promise.all([import('../registry/storage/open-storage.js'), import('../registry/search/reindex.js')]);
     const storage = await openStorage(config.storage);
     const outcome = await reindex(storage, config.searchIndex);
     if (!outcome.rebuilt) {

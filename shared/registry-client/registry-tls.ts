@@ -59,18 +59,18 @@ export class RegistryTls {
     const [files, extraCas] = await Promise.all([readHostFolder(directory), this.readExtraCas()]);
     const cas = [...extraCas, ...files.cas];
     if (cas.length === 0 && !files.clientCertificate) return verify ? DEFAULT_AGENTS.verified : DEFAULT_AGENTS.unverified;
-    const tls = {
-      // A `ca` list replaces Node's roots (and NODE_EXTRA_CA_CERTS), so they are listed too.
-      ...(cas.length > 0 ? { ca: [...rootCertificates, ...(await nodeExtraCas()), ...cas] } : {}),
-      ...files.clientCertificate,
-      rejectUnauthorized: verify,
-    };
+    let secureContext;
     try {
-      createSecureContext(tls); // fails here, naming the files, rather than on every connection
+      // Made once, here, naming the files if they are unusable; every connection to the host reuses it.
+      secureContext = createSecureContext({
+        // A `ca` list replaces Node's roots (and NODE_EXTRA_CA_CERTS), so they are listed too.
+        ...(cas.length > 0 ? { ca: [...rootCertificates, ...(await nodeExtraCas()), ...cas] } : {}),
+        ...files.clientCertificate,
+      });
     } catch (error) {
       throw new RegistryTlsError(`cannot use the TLS files for ${host} (${directory}, ${this.options.caFiles.join(', ') || 'no other CA files'}): ${(error as Error).message}`);
     }
-    return new https.Agent({ keepAlive: true, ...tls });
+    return new https.Agent({ keepAlive: true, secureContext, rejectUnauthorized: verify });
   }
 
   private readExtraCas(): Promise<string[]> {

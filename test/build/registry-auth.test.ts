@@ -4,13 +4,13 @@
 // credHelpers, credsStore (real docker-credential-* scripts on PATH) or auths; the CA from a certs.d
 // folder (WHARF_CERTS_D) or --registry-ca. FROM scratch and FROM an image on that registry: no docker engine.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hasCommand, run } from '../e2e/harness.js';
 import { writeCredentialHelper, type TestCredentialHelper } from '../support/credential-helper.js';
-import { nonLoopbackAddress, startSecuredDistribution, type SecuredDistribution } from '../support/secured-distribution.js';
+import { nonLoopbackAddress, securedDistributionSkip, startSecuredDistribution, writeCertsDirectory, type SecuredDistribution } from '../support/secured-distribution.js';
 import { makeTestPki, type TestPki } from '../support/test-pki.js';
 import { runWharf, type CommandResult } from '../support/wharf-process.js';
 import { assertBuilt, buildArgs, fixture, stepOutcomes } from './build-harness.js';
@@ -18,13 +18,7 @@ import { assertBuilt, buildArgs, fixture, stepOutcomes } from './build-harness.j
 const USER = 'builder';
 const PASSWORD = 'correct horse';
 const address = nonLoopbackAddress();
-const skip = !(await hasCommand('docker-registry'))
-  ? 'docker-registry not installed'
-  : !(await hasCommand('openssl')) || !(await hasCommand('htpasswd'))
-    ? 'openssl or htpasswd (apache2-utils) not installed'
-    : address === undefined
-      ? 'this machine has no non-loopback IPv4 address to serve verified TLS on'
-      : false;
+const skip = await securedDistributionSkip('htpasswd');
 if (skip) console.log(`# skipping wharf build against an authenticated TLS registry: ${skip}`);
 
 describe('wharf build against a registry with htpasswd and TLS', { skip }, () => {
@@ -43,11 +37,8 @@ describe('wharf build against a registry with htpasswd and TLS', { skip }, () =>
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wharf-build-auth-'));
     pki = await makeTestPki(dir, { ips: [address!] });
-    await mkdir(join(dir, 'registry'));
     registry = await startSecuredDistribution({ dir: join(dir, 'registry'), address: address!, pki, users: { [USER]: PASSWORD } });
-    certs = join(dir, 'certs.d');
-    await mkdir(join(certs, registry.host), { recursive: true });
-    await copyFile(pki.caCert, join(certs, registry.host, 'ca.crt'));
+    certs = await writeCertsDirectory(join(dir, 'certs.d'), registry.host, { 'ca.crt': pki.caCert });
     noCerts = join(dir, 'no-certs.d');
     bin = join(dir, 'bin');
     await mkdir(bin);

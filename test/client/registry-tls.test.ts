@@ -1,7 +1,7 @@
 // The client's TLS against a real CNCF distribution 2.8 serving a certificate from a CA made by
 // openssl for the test, on a non-loopback address (loopback registries are never verified).
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -10,20 +10,13 @@ import { RegistryClient } from '../../shared/registry-client/client.js';
 import { RegistryTlsError } from '../../shared/registry-client/registry-tls.js';
 import { pushImage } from '../../shared/registry-client/push.js';
 import { pullImage } from '../../shared/registry-client/remote-image.js';
-import { hasCommand } from '../e2e/harness.js';
-import { nonLoopbackAddress, startSecuredDistribution, type SecuredDistribution } from '../support/secured-distribution.js';
+import { nonLoopbackAddress, securedDistributionSkip, startSecuredDistribution, writeCertsDirectory, type SecuredDistribution } from '../support/secured-distribution.js';
 import { makeTestPki, type TestPki } from '../support/test-pki.js';
 import { temporaryStore, testImage } from './fixtures.js';
 
 const AMD64 = { os: 'linux', architecture: 'amd64' };
 const address = nonLoopbackAddress();
-const skip = !(await hasCommand('docker-registry'))
-  ? 'docker-registry not installed'
-  : !(await hasCommand('openssl'))
-    ? 'openssl not installed'
-    : address === undefined
-      ? 'this machine has no non-loopback IPv4 address to serve verified TLS on'
-      : false;
+const skip = await securedDistributionSkip();
 if (skip) console.log(`# skipping registry TLS tests: ${skip}`);
 
 describe('registry TLS: CAs and client certificates', { skip }, () => {
@@ -35,8 +28,6 @@ describe('registry TLS: CAs and client certificates', { skip }, () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wharf-registry-tls-'));
     pki = await makeTestPki(dir, { ips: [address!] });
-    await mkdir(join(dir, 'plain'));
-    await mkdir(join(dir, 'mutual'));
     registry = await startSecuredDistribution({ dir: join(dir, 'plain'), address: address!, pki });
     mutual = await startSecuredDistribution({ dir: join(dir, 'mutual'), address: address!, pki, requireClientCertificate: true });
   });
@@ -47,13 +38,8 @@ describe('registry TLS: CAs and client certificates', { skip }, () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** A certs.d folder holding, for `host`, the files given as name → source path. */
-  async function certsDirectory(name: string, host: string, files: Record<string, string>): Promise<string> {
-    const certs = join(dir, name);
-    await mkdir(join(certs, host), { recursive: true });
-    for (const [file, source] of Object.entries(files)) await copyFile(source, join(certs, host, file));
-    return certs;
-  }
+  /** A certs.d folder `name` holding, for `host`, the files given as name → source path. */
+  const certsDirectory = (name: string, host: string, files: Record<string, string>) => writeCertsDirectory(join(dir, name), host, files);
 
   /** Pushes a small image with `client` and pulls it back. */
   async function roundTrip(t: TestContext, client: RegistryClient, host: string, name: string): Promise<void> {

@@ -2,23 +2,38 @@
 // htpasswd users (hashed by the real `htpasswd -B`) and optionally requiring client certificates.
 // It listens on a non-loopback address of this machine, since clients (Docker, Wharf) treat loopback
 // registries as insecure and would not verify its certificate there.
-import { readFile, writeFile } from 'node:fs/promises';
-import https from 'node:https';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
+import { hasCommand } from '../e2e/harness.js';
 import { onFreePort } from './free-port.js';
 import { writeHtpasswd } from './htpasswd-file.js';
 import { spawnServer, type ServerProcess } from './server-process.js';
 import type { TestPki } from './test-pki.js';
-
-const READY_TIMEOUT_MS = 20_000;
 
 /** An IPv4 address of this machine outside loopback, or undefined when it has none (no network at all). */
 export function nonLoopbackAddress(): string | undefined {
   return Object.values(networkInterfaces())
     .flat()
     .find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+}
+
+/**
+ * Why a secured distribution cannot run on this machine, or false: docker-registry, openssl or one of
+ * `more` (e.g. htpasswd) is not installed, or there is no non-loopback address to serve verified TLS on.
+ */
+export async function securedDistributionSkip(...more: string[]): Promise<string | false> {
+  for (const command of ['docker-registry', 'openssl', ...more]) {
+    if (!(await hasCommand(command))) return `${command} not installed`;
+  }
+  return nonLoopbackAddress() === undefined ? 'this machine has no non-loopback IPv4 address to serve verified TLS on' : false;
+}
+
+/** Makes `certsDirectory/host/` holding `files` (name there → source path), as a client's certs.d; returns `certsDirectory`. */
+export async function writeCertsDirectory(certsDirectory: string, host: string, files: Readonly<Record<string, string>>): Promise<string> {
+  await mkdir(join(certsDirectory, host), { recursive: true });
+  for (const [name, source] of Object.entries(files)) await copyFile(source, join(certsDirectory, host, name));
+  return certsDirectory;
 }
 
 export interface SecuredDistributionOptions {
@@ -34,21 +49,20 @@ export interface SecuredDistributionOptions {
 }
 
 /** A running distribution; `host` is `ADDRESS:PORT`, as image references name it. */
-export interface SecuredDistribution {
-  readonly host: string;
-  logs(): string;
-  stop(): Promise<void>;
-}
+export type SecuredDistribution = ServerProcess;
 
-/** Starts distribution and waits until it answers GET /v2/ over TLS. */
+/** Starts distribution, its files in `dir` (made if missing), and waits until it answers GET /v2/ over TLS. */
 export async function startSecuredDistribution(options: SecuredDistributionOptions): Promise<SecuredDistribution> {
   const { dir, address, pki } = options;
+  await mkdir(dir, { recursive: true });
   const auth: string[] = [];
   if (options.users) {
     await writeHtpasswd(join(dir, 'htpasswd'), options.users);
     auth.push('auth:', '  htpasswd:', '    realm: wharf-test', `    path: ${join(dir, 'htpasswd')}`);
   }
-  const server = await onFreePort(async (port) => {
+  // Readiness is probed trusting the test CA and presenting its client certificate, which a mutual-TLS registry asks for.
+  const [tlsCa, cert, key] = await Promise.all([readFile(pki.caCert), readFile(pki.clientCert), readFile(pki.clientKey)]);
+  return onFreePort(async (port) => {
     const config = join(dir, 'config.yml');
     await writeFile(config, [
       'version: 0.1',
@@ -63,38 +77,8 @@ export async function startSecuredDistribution(options: SecuredDistributionOptio
       ...auth,
       '',
     ].join('\n'));
-    const process = spawnServer({ name: 'docker-registry', command: 'docker-registry', args: ['serve', config], port });
-    await tlsReady(process, `https://${address}:${port}/v2/`, pki);
+    const process = spawnServer({ name: 'docker-registry', command: 'docker-registry', args: ['serve', config], address, port, tlsCa, clientCertificate: { cert, key } });
+    await process.ready();
     return process;
   });
-  return {
-    host: `${address}:${server.port}`,
-    logs: () => server.output(),
-    async stop() {
-      await server.stop();
-    },
-  };
-}
-
-/** Polls `url` over TLS (trusting the test CA, presenting its client certificate) until anything answers. */
-async function tlsReady(server: ServerProcess, url: string, pki: TestPki): Promise<void> {
-  const tls = { ca: await readFile(pki.caCert), cert: await readFile(pki.clientCert), key: await readFile(pki.clientKey) };
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (server.exited()) throw new Error(`docker-registry exited before answering ${url}:\n${server.output().slice(-4000)}`);
-    const answered = await new Promise<boolean>((resolve) => {
-      const request = https.get(url, { ...tls, agent: false, timeout: 2_000 }, (response) => {
-        response.resume();
-        resolve(true);
-      });
-      request.on('timeout', () => request.destroy());
-      request.on('error', () => resolve(false));
-    });
-    if (answered) return;
-    if (Date.now() > deadline) {
-      await server.kill();
-      throw new Error(`docker-registry did not answer ${url} within ${READY_TIMEOUT_MS} ms:\n${server.output().slice(-4000)}`);
-    }
-    await delay(50);
-  }
 }

@@ -25,21 +25,25 @@ export interface ServerSpec {
   readonly args: readonly string[];
   /** The whole environment of the process; this process's when omitted. */
   readonly env?: NodeJS.ProcessEnv;
-  /** The port it listens on, on 127.0.0.1. */
+  /** The port it listens on, on `address`. */
   readonly port: number;
+  /** The IP address it listens on; default 127.0.0.1. */
+  readonly address?: string;
   /** Do not read stdout (the benchmark: reading a request log would take CPU from the measurement). */
   readonly discardStdout?: boolean;
   /** Sees every piece of output as it arrives (the e2e tests copy it to a log file). */
   readonly onOutput?: (text: string) => void;
   /** The server speaks HTTPS with a certificate this CA (PEM) verifies: `url` is https://, and readiness is probed with it. */
   readonly tlsCa?: Buffer;
+  /** Presented by the readiness probe to a server that requires client certificates. */
+  readonly clientCertificate?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 /** A spawned server; `ready()` tells when it answers. */
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly port: number;
-  /** `127.0.0.1:PORT`, the form image references use. */
+  /** `127.0.0.1:PORT` (or the spec's address), the form image references use. */
   readonly host: string;
   /** `http://127.0.0.1:PORT`, or `https://` for a server with `tlsCa` */
   readonly url: string;
@@ -79,15 +83,15 @@ function tailOf(output: string): string {
   return output === '' ? ' with no output' : `; output (tail):\n${output.slice(-6000)}`;
 }
 
-/** The status of GET /v2/ on a fresh connection (verified against `ca` for HTTPS), or undefined when nothing answers within 2 s. */
-function probe(url: string, ca: Buffer | undefined): Promise<number | undefined> {
+/** The status of GET /v2/ on a fresh connection (verified against the spec's CA for HTTPS), or undefined when nothing answers within 2 s. */
+function probe(url: string, { tlsCa: ca, clientCertificate }: ServerSpec): Promise<number | undefined> {
   return new Promise((resolve) => {
     const answered = (res: IncomingMessage) => {
       res.resume();
       resolve(res.statusCode);
     };
     const options = { agent: false, timeout: 2_000 };
-    const req = ca === undefined ? get(`${url}/v2/`, options, answered) : httpsGet(`${url}/v2/`, { ...options, ca }, answered);
+    const req = ca === undefined ? get(`${url}/v2/`, options, answered) : httpsGet(`${url}/v2/`, { ...options, ca, ...clientCertificate }, answered);
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
   });
@@ -99,7 +103,7 @@ export function spawnServer(spec: ServerSpec): ServerProcess {
     stdio: ['ignore', spec.discardStdout ? 'ignore' : 'pipe', 'pipe'],
     env: spec.env ?? process.env,
   });
-  const host = `127.0.0.1:${spec.port}`;
+  const host = `${spec.address ?? '127.0.0.1'}:${spec.port}`;
   const url = `${spec.tlsCa === undefined ? 'http' : 'https'}://${host}`;
 
   let out = '';
@@ -150,7 +154,7 @@ export function spawnServer(spec: ServerSpec): ServerProcess {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (status) throw new ServerExitedError(spec.name, status, all);
-        const answer = await probe(url, spec.tlsCa);
+        const answer = await probe(url, spec);
         if (answer === 200 || answer === 401) return;
         if (Date.now() > deadline) {
           child.kill('SIGKILL');
