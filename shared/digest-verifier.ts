@@ -1,13 +1,12 @@
 import { Transform } from 'node:stream';
-import { Digester, type Digest } from './digest.js';
+import { Digester, splitDigest, type Digest } from './digest.js';
 
 /**
  * A pass-through stage that fails the stream at its end when the bytes through it do not hash to
  * `digest`, with the error `mismatch` makes of the digest they had.
  */
 export function digestVerifier(digest: Digest, mismatch: (actual: Digest) => Error): Transform {
-  const [algorithm] = digest.split(':');
-  const digester = Digester.create(algorithm === 'sha512' ? 'sha512' : 'sha256');
+  const digester = Digester.create(splitDigest(digest)[0]);
   return new Transform({
     readableHighWaterMark: 1024 * 1024,
     writableHighWaterMark: 1024 * 1024,
