@@ -3,7 +3,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SigningKeySource } from './auth/token-signing-key.js';
 import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './http-limits.js';
-import { readYamlFile } from './yaml-file.js';
+import { readYamlFile } from './setting-file.js';
 
 /** Everything `wharf serve` can be told. */
 export interface ServeConfig {

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.js';
-import { readYamlFile } from '../yaml-file.js';
+import { readYamlFile } from '../setting-file.js';
 
 /** What a caller may do to a repository. */
 export type Action = 'pull' | 'push' | 'delete';
