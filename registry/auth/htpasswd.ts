@@ -24,12 +24,12 @@ export class Htpasswd {
   }
 
   /** Reads `path`; throws ConfigError naming the file and line of anything but `user:bcrypt-hash` lines. */
-  static load(path: string, source = '--htpasswd'): Htpasswd {
-    const text = readSettingFile(path, (why) => new ConfigError(`${source} ${path}: ${why}`)).toString('utf8');
+  static load(path: string): Htpasswd {
+    const text = readSettingFile(path, (why) => new ConfigError(`--htpasswd ${path}: ${why}`)).toString('utf8');
     const hashes = new Map<string, string>();
     text.split(/\r?\n/).forEach((line, index) => {
       if (line.trim() === '') return;
-      const fail = (why: string) => new ConfigError(`${source} ${path} line ${index + 1}: ${why}`);
+      const fail = (why: string) => new ConfigError(`--htpasswd ${path} line ${index + 1}: ${why}`);
       const colon = line.indexOf(':');
       if (colon < 1) throw fail('not a "user:hash" entry');
       const user = line.slice(0, colon);

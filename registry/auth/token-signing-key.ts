@@ -19,9 +19,9 @@ export type SigningKeySource = { readonly file: string; readonly create: boolean
  * The token signing key: read from `source.file` (PEM), made there on first start when `create`
  * (kept, so tokens outlive restarts), or made in memory. Throws ConfigError for a file it cannot use.
  */
-export function loadSigningKey(source: SigningKeySource, setting = '--token-key'): SigningKey {
-  if (source.file === undefined) return signingKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, setting);
-  const fail = (why: string) => new ConfigError(`${setting} ${source.file}: ${why}`);
+export function loadSigningKey(source: SigningKeySource): SigningKey {
+  if (source.file === undefined) return signingKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, '--token-key');
+  const fail = (why: string) => new ConfigError(`--token-key ${source.file}: ${why}`);
   const pem = source.create && !existsSync(source.file) ? createKeyFile(source.file, fail) : readSettingFile(source.file, fail).toString('utf8');
   let privateKey: KeyObject;
   try {
@@ -29,7 +29,7 @@ export function loadSigningKey(source: SigningKeySource, setting = '--token-key'
   } catch {
     throw fail('not a PEM private key');
   }
-  return signingKey(privateKey, `${setting} ${source.file}`);
+  return signingKey(privateKey, `--token-key ${source.file}`);
 }
 
 /** Writes a new P-256 key readable by its owner only; another instance that wrote one first wins. */
