@@ -3,7 +3,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SigningKeySource } from './auth/token-signing-key.js';
 import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './http-limits.js';
-import { readYamlFile } from './yaml-file.js';
+import { readYamlFile } from './setting-file.js';
 
 /** Everything `wharf serve` can be told. */
 export interface ServeConfig {
@@ -73,7 +73,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   {
     key: 'search-index',
     value: 'FILE',
-    default: (env, storage) => defaultSearchIndex(storage, env),
+    default: (env, storage) => localStateFile(storage, env, 'search-index.db', 'search'),
     help: 'the search index (SQLite, rebuilt from storage when absent or outdated); memory:// keeps it in memory',
   },
   { key: 'log-level', value: 'LEVEL', default: () => 'info', help: 'fatal, error, warn, info (one line per request), debug or trace' },
@@ -95,7 +95,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   {
     key: 'token-key',
     value: 'FILE',
-    default: (env, storage) => (storage === 'memory://' ? 'memory://' : localStateFile(storage, env, 'token-key.pem', 'token-keys')),
+    default: (env, storage) => localStateFile(storage, env, 'token-key.pem', 'token-keys'),
     help: 'the PEM private key that signs tokens (EC, RSA or Ed25519); made on first start when it is the default; memory:// makes one per start',
   },
   { key: 'token-ttl', value: 'DURATION', default: () => '5m', help: 'how long an access token lasts' },
@@ -201,19 +201,12 @@ function dataHome(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * Where the search index lives unless told: inside a storage directory (beside blobs/ and
- * repositories/), in memory for memory storage, else (an object store) in the local data directory.
- */
-function defaultSearchIndex(storage: string, env: NodeJS.ProcessEnv): string {
-  if (storage === 'memory://') return 'memory://';
-  return localStateFile(storage, env, 'search-index.db', 'search');
-}
-
-/**
- * Where a file of the registry's own state lives: inside a storage directory as `name`, else (an
- * object store) in the local data directory's `folder`, named after the storage URL.
+ * Where a file of the registry's own state (search index, token key) lives unless told: inside a
+ * storage directory as `name` (beside blobs/ and repositories/), in memory for memory storage, else
+ * (an object store) in the local data directory's `folder`, named after the storage URL.
  */
 function localStateFile(storage: string, env: NodeJS.ProcessEnv, name: string, folder: string): string {
+  if (storage === 'memory://') return 'memory://';
   if (storage.startsWith('file://')) return join(fileURLToPath(storage), name);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(storage)) return join(dataHome(env), 'wharf', folder, `${storage.replace(/[^a-zA-Z0-9.-]+/g, '_')}${extname(name)}`);
   return join(storage, name);

@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, type TlsFiles } from './config.js';
+import { firstLine, readSettingFile } from './setting-file.js';
 
 /** What the HTTPS server is given: the PEM certificate chain (leaf first) and its private key. */
 export interface TlsCredentials {
@@ -44,15 +44,5 @@ export function readTlsCredentials(files: TlsFiles): TlsCredentials {
 }
 
 function readPem(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : firstLine(error);
-    throw new ConfigError(`${flag} ${path}: ${why}`);
-  }
-}
-
-function firstLine(error: unknown): string {
-  return String((error as Error).message ?? error).split('\n')[0]!;
+  return readSettingFile(path, (why) => new ConfigError(`${flag} ${path}: ${why}`));
 }

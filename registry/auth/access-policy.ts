@@ -1,5 +1,5 @@
 import { ConfigError } from '../config.js';
-import { readYamlFile } from '../yaml-file.js';
+import { readYamlFile } from '../setting-file.js';
 
 /** What a caller may do to a repository. */
 export type Action = 'pull' | 'push' | 'delete';
@@ -31,8 +31,8 @@ export class AccessPolicy {
   static readonly DEFAULT = new AccessPolicy(undefined);
 
   /** Reads the YAML rules of `path`; throws ConfigError naming the file and the rule that is wrong. */
-  static load(path: string, source = '--access'): AccessPolicy {
-    const fail = (why: string) => new ConfigError(`${source} ${path}: ${why}`);
+  static load(path: string): AccessPolicy {
+    const fail = (why: string) => new ConfigError(`--access ${path}: ${why}`);
     const parsed = readYamlFile(path, fail);
     if (!Array.isArray(parsed)) throw fail('must be a list of rules {repos: [...], users: [...], actions: [...]}');
     return new AccessPolicy(parsed.map((rule, index) => parseRule(rule, (why) => fail(`rule ${index + 1}: ${why}`))));

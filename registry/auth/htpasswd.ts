@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { ConfigError } from '../config.js';
+import { readSettingFile } from '../setting-file.js';
 
 // What `htpasswd -B` writes ($2y$), and the other spellings of the same algorithm.
 const BCRYPT_ENTRY = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
@@ -24,18 +24,12 @@ export class Htpasswd {
   }
 
   /** Reads `path`; throws ConfigError naming the file and line of anything but `user:bcrypt-hash` lines. */
-  static load(path: string, source = '--htpasswd'): Htpasswd {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new ConfigError(`${source} ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
-    }
+  static load(path: string): Htpasswd {
+    const text = readSettingFile(path, (why) => new ConfigError(`--htpasswd ${path}: ${why}`)).toString('utf8');
     const hashes = new Map<string, string>();
     text.split(/\r?\n/).forEach((line, index) => {
       if (line.trim() === '') return;
-      const fail = (why: string) => new ConfigError(`${source} ${path} line ${index + 1}: ${why}`);
+      const fail = (why: string) => new ConfigError(`--htpasswd ${path} line ${index + 1}: ${why}`);
       const colon = line.indexOf(':');
       if (colon < 1) throw fail('not a "user:hash" entry');
       const user = line.slice(0, colon);

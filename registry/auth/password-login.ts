@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Htpasswd } from './htpasswd.js';
-import { LoginThrottle } from './login-throttle.js';
+import type { LoginThrottle } from './login-throttle.js';
 
 // Docker sends Basic credentials with every request of a push: a bcrypt check each time would cost
 // more than the request. A right password is remembered this long, by an HMAC of it, never the password.
@@ -14,8 +14,7 @@ export class PasswordLogin {
 
   constructor(
     readonly users: Htpasswd,
-    private readonly throttle: LoginThrottle = new LoginThrottle(),
-    private readonly clock: () => number = Date.now,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   /**
@@ -25,7 +24,7 @@ export class PasswordLogin {
   async login(user: string, password: string, address: string): Promise<boolean> {
     this.throttle.check(user, address);
     const key = createHmac('sha256', this.secret).update(`${user}\0${password}`).digest('base64');
-    const now = this.clock();
+    const now = Date.now();
     if ((this.remembered.get(key) ?? 0) > now) return true;
     if (!(await this.users.verify(user, password))) {
       this.throttle.failed(user, address);

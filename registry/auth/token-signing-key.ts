@@ -1,7 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../config.js';
+import { readSettingFile } from '../setting-file.js';
 
 /** The key tokens are signed with, the JWS algorithm it signs with, and its id (the `kid` header). */
 export interface SigningKey {
@@ -18,25 +19,17 @@ export type SigningKeySource = { readonly file: string; readonly create: boolean
  * The token signing key: read from `source.file` (PEM), made there on first start when `create`
  * (kept, so tokens outlive restarts), or made in memory. Throws ConfigError for a file it cannot use.
  */
-export function loadSigningKey(source: SigningKeySource, setting = '--token-key'): SigningKey {
-  if (source.file === undefined) return signingKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, setting);
-  const fail = (why: string) => new ConfigError(`${setting} ${source.file}: ${why}`);
-  let pem: string;
-  try {
-    pem = readFileSync(source.file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw fail((error as Error).message);
-    if (!source.create) throw fail('no such file');
-    pem = createKeyFile(source.file, fail);
-  }
+export function loadSigningKey(source: SigningKeySource): SigningKey {
+  if (source.file === undefined) return signingKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, '--token-key');
+  const fail = (why: string) => new ConfigError(`--token-key ${source.file}: ${why}`);
+  const pem = source.create && !existsSync(source.file) ? createKeyFile(source.file, fail) : readSettingFile(source.file, fail).toString('utf8');
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(pem);
   } catch {
     throw fail('not a PEM private key');
   }
-  return signingKey(privateKey, `${setting} ${source.file}`);
+  return signingKey(privateKey, `--token-key ${source.file}`);
 }
 
 /** Writes a new P-256 key readable by its owner only; another instance that wrote one first wins. */
