@@ -63,19 +63,15 @@ export interface RepositoryResult {
   readonly tags: readonly TagResult[];
 }
 
-/** One repository in full: every tag (sorted by name) and every manifest. */
-export interface RepositorySummary extends Omit<RepositoryResult, 'tags'> {
-  readonly tags: readonly TagResult[];
-  readonly manifests: readonly {
-    readonly digest: string;
-    readonly mediaType: string;
-    readonly artifactType: string;
-    readonly size: number;
-    readonly pushedAt: string;
-    readonly labels: Readonly<Record<string, string>>;
-    readonly platforms: readonly string[];
-    readonly tags: readonly string[];
-  }[];
+/** A manifest as a repository summary shows it: what the index keeps of it, and the tags naming it. */
+export interface ManifestResult extends Omit<ManifestRecord, 'pushedAt'> {
+  readonly pushedAt: string;
+  readonly tags: readonly string[];
+}
+
+/** One repository in full: every tag (sorted by name, not only the recent ones) and every manifest. */
+export interface RepositorySummary extends RepositoryResult {
+  readonly manifests: readonly ManifestResult[];
 }
 
 /** One page of search results and how many there are in all. */
