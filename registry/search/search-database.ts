@@ -272,7 +272,7 @@ export class SearchDatabase {
     for (const tag of tags) tagsOf.set(tag.digest, [...(tagsOf.get(tag.digest) ?? []), tag.name]);
     const manifests = this.statement('SELECT * FROM manifests WHERE repository_id = ? ORDER BY pushed_at DESC, digest').all(row.id) as ManifestRow[];
     return {
-      ...this.results([row.id])[0]!,
+      ...resultOf(row),
       tags,
       manifests: manifests.map((m) => ({
         digest: m.digest,
@@ -297,21 +297,7 @@ export class SearchDatabase {
   private results(ids: readonly number[]): RepositoryResult[] {
     const rows = this.statement('SELECT * FROM repositories WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as RepositoryRow[];
     const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => {
-      const row = byId.get(id)!;
-      return {
-        name: row.name,
-        description: row.description,
-        digest: row.digest,
-        size: row.size,
-        pushedAt: isoTime(row.pushed_at),
-        labels: JSON.parse(row.labels) as Record<string, string>,
-        platforms: JSON.parse(row.platforms) as string[],
-        artifactTypes: JSON.parse(row.artifact_types) as string[],
-        tagCount: row.tag_count,
-        tags: JSON.parse(row.recent_tags) as TagResult[],
-      };
-    });
+    return ids.map((id) => resultOf(byId.get(id)!));
   }
 
   /** The repository's tags (at most `limit`; -1 for all) in this order, with the size and push time of the manifests they name. */
@@ -408,6 +394,21 @@ export class SearchDatabase {
 /** ' tools busybox' for `tools/busybox`: the name's words after spaces, as the relevance ranking matches them. */
 function nameWords(name: string): string {
   return ` ${name.split(/[^a-z0-9]+/).filter(Boolean).join(' ')}`;
+}
+
+function resultOf(row: RepositoryRow): RepositoryResult {
+  return {
+    name: row.name,
+    description: row.description,
+    digest: row.digest,
+    size: row.size,
+    pushedAt: isoTime(row.pushed_at),
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    platforms: JSON.parse(row.platforms) as string[],
+    artifactTypes: JSON.parse(row.artifact_types) as string[],
+    tagCount: row.tag_count,
+    tags: JSON.parse(row.recent_tags) as TagResult[],
+  };
 }
 
 function isoTime(ms: number): string {
