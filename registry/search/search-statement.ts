@@ -29,26 +29,22 @@ export function searchStatement(query: SearchQuery): { sql: string; pageSql: str
     params.fts = query.words.map((word) => `"${word}"*`).join(' ');
     sets.push({ ids: 'SELECT rowid FROM repository_text WHERE repository_text MATCH @fts', probe: 'repository_text MATCH @fts' });
   }
+  // A filter is a test on the rows of a table keyed by repository: as the set of ids it passes, or probed for one candidate.
+  const addFilter = (table: string, test: string) =>
+    sets.push({ ids: `SELECT repository_id FROM ${table} WHERE ${test}`, probe: `EXISTS (SELECT 1 FROM ${table} WHERE repository_id = r.id AND ${test})` });
+  const equals = (values: readonly string[], table: string, column: string) =>
+    values.forEach((value, i) => {
+      params[`${column}${i}`] = value;
+      addFilter(table, `${column} = @${column}${i}`);
+    });
   query.labels.forEach(({ key, value }, i) => {
     params[`labelKey${i}`] = key;
     if (value !== undefined) params[`labelValue${i}`] = value;
-    const test = `key = @labelKey${i}${value === undefined ? '' : ` AND value = @labelValue${i}`}`;
-    sets.push({ ids: `SELECT repository_id FROM repository_labels WHERE ${test}`, probe: `EXISTS (SELECT 1 FROM repository_labels WHERE repository_id = r.id AND ${test})` });
+    addFilter('repository_labels', `key = @labelKey${i}${value === undefined ? '' : ` AND value = @labelValue${i}`}`);
   });
-  query.tags.forEach((tag, i) => {
-    params[`tag${i}`] = tag;
-    sets.push({ ids: `SELECT repository_id FROM tags WHERE tag = @tag${i}`, probe: `EXISTS (SELECT 1 FROM tags WHERE repository_id = r.id AND tag = @tag${i})` });
-  });
-  query.artifactTypes.forEach((type, i) => {
-    params[`artifactType${i}`] = type;
-    const test = `artifact_type = @artifactType${i}`;
-    sets.push({ ids: `SELECT repository_id FROM repository_artifact_types WHERE ${test}`, probe: `EXISTS (SELECT 1 FROM repository_artifact_types WHERE repository_id = r.id AND ${test})` });
-  });
-  query.platforms.forEach((platform, i) => {
-    params[`platform${i}`] = platform;
-    const test = `platform = @platform${i}`;
-    sets.push({ ids: `SELECT repository_id FROM repository_platforms WHERE ${test}`, probe: `EXISTS (SELECT 1 FROM repository_platforms WHERE repository_id = r.id AND ${test})` });
-  });
+  equals(query.tags, 'tags', 'tag');
+  equals(query.artifactTypes, 'repository_artifact_types', 'artifact_type');
+  equals(query.platforms, 'repository_platforms', 'platform');
   // The text match joins the full-text table (rowid = repository id); a first filter without one drives by id.
   const where = sets.map((set, i) => (i === 0 && query.words.length === 0 ? `r.id IN (${set.ids})` : set.probe));
   const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
