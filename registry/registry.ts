@@ -3,7 +3,7 @@ import { BlobStore } from './blob-store.js';
 import { ManifestStore } from './manifest-store.js';
 import { pageOf, paginate, type Page, type PageRequest } from './pagination.js';
 import type { RepositoryFilter } from './pull-access.js';
-import { listRepositories, listRepositoryFolders, withManifests } from './repositories.js';
+import { listRepositoryFolders, withManifests } from './repositories.js';
 import { SearchIndex } from './search/search-index.js';
 import type { StorageDriver } from './storage/driver.js';
 import { UploadSessions } from './uploads.js';
@@ -26,11 +26,6 @@ export class Registry {
     this.uploads = new UploadSessions(storage, this.blobs);
     this.search = new SearchIndex(storage, this.blobs, options.searchIndex, options.log);
     this.manifests = new ManifestStore(storage, this.blobs, (change) => this.search.changed(change));
-  }
-
-  /** Every repository with at least one manifest, sorted, read from storage. */
-  repositories(): Promise<string[]> {
-    return listRepositories(this.storage);
   }
 
   /** A page of the catalog: from the search index when it is ready, else from a storage walk (the same names). */

@@ -8,7 +8,7 @@ import { searchStatement, type SearchQuery } from './search-statement.js';
 export const IN_MEMORY = 'memory://';
 
 /** The label Docker Hub's description comes from, in `docker search` and the search API. */
-export const DESCRIPTION_LABEL = 'org.opencontainers.image.description';
+const DESCRIPTION_LABEL = 'org.opencontainers.image.description';
 
 // Labels whose words a search also finds (ranked with the description).
 const SEARCHED_LABELS = ['title', 'vendor', 'source', 'url', 'authors', 'licenses', 'documentation'].map((l) => `org.opencontainers.image.${l}`);

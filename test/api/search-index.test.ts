@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { paginate } from '../../registry/pagination.js';
+import { listRepositories } from '../../registry/repositories.js';
 import { allowAll } from '../../registry/pull-access.js';
 import { IndexJournal } from '../../registry/search/index-journal.js';
 import { reindex } from '../../registry/search/reindex.js';
@@ -66,7 +67,7 @@ for (const [driverName, makeStorage] of [
     const storage = await makeStorage(t);
     const app = await appWithIndex(t, storage, 'memory://');
     await populate(app);
-    const walked = await app.registry.repositories();
+    const walked = await listRepositories(storage);
     assert.deepEqual(walked, ['a', 'a/b', 'a/b/c', 'by/digest', 'lib/x', 'lib/y', 'z'], 'a repository without manifests leaves the catalog');
     for (const request of [{}, { n: 0 }, { n: 1 }, { n: 3 }, { n: 3, last: 'a/b' }, { last: 'lib' }, { n: 100, last: 'zz' }]) {
       assert.deepEqual(await app.registry.search.catalog(request, allowAll), paginate(walked, request), JSON.stringify(request));
