@@ -7,6 +7,7 @@ import { RegistryError } from './errors.js';
 import { ManifestCache, type StoredManifest } from './manifest-cache.js';
 import { parseManifest, sniffMediaType } from './manifest-parser.js';
 import { listDigests } from './repositories.js';
+import { deleteIfPresent } from './storage/delete-if-present.js';
 import { PathNotFoundError, type StorageDriver } from './storage/driver.js';
 import { StoragePaths } from './storage/paths.js';
 
@@ -96,7 +97,7 @@ export class ManifestStore {
         await this.driver.delete(StoragePaths.tag(name, tag));
       }
       if (subject) {
-        await ignoreMissing(this.driver.delete(StoragePaths.referrer(name, subject.digest, reference.digest)));
+        await deleteIfPresent(this.driver, StoragePaths.referrer(name, subject.digest, reference.digest));
       }
       await this.driver.delete(StoragePaths.revision(name, reference.digest));
     });
@@ -193,12 +194,4 @@ export function referrersIndex(manifests: Descriptor[]): { schemaVersion: 2; med
 
 function unknownManifest(reference: string): RegistryError {
   return new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} not known to registry`, { reference });
-}
-
-async function ignoreMissing(work: Promise<void>): Promise<void> {
-  try {
-    await work;
-  } catch (error) {
-    if (!(error instanceof PathNotFoundError)) throw error;
-  }
 }

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Digester, splitDigest, type Digest, type DigestAlgorithm } from '../shared/digest.js';
 import type { BlobStore } from './blob-store.js';
 import { RegistryError } from './errors.js';
+import { deleteIfPresent } from './storage/delete-if-present.js';
 import { PathNotFoundError, type FileWriter, type StorageDriver } from './storage/driver.js';
 import { listOrEmpty } from './storage/list-or-empty.js';
 import { StoragePaths } from './storage/paths.js';
@@ -104,9 +105,7 @@ export class UploadSessions {
         if (this.busy.has(id)) continue;
         const startedAt = await this.startedAt(name, id);
         if (startedAt === undefined || startedAt < olderThan) {
-          await this.driver.delete(session).catch((error) => {
-            if (!(error instanceof PathNotFoundError)) throw error;
-          });
+          await deleteIfPresent(this.driver, session);
           this.runningHashes.delete(id);
           purged++;
         }

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ManifestChange } from '../manifest-store.js';
+import { deleteIfPresent } from '../storage/delete-if-present.js';
 import { PathNotFoundError, type StorageDriver } from '../storage/driver.js';
 import { listOrEmpty } from '../storage/list-or-empty.js';
 import { StoragePaths } from '../storage/paths.js';
@@ -75,9 +76,7 @@ export class IndexJournal {
       const [, time, instance] = CHANGE_ID.exec(id)!;
       const age = now - Number(time);
       if (age <= (instance === this.instance ? maxAgeMs : abandonedMs)) continue;
-      await this.driver.delete(StoragePaths.searchChange(id)).catch((error: unknown) => {
-        if (!(error instanceof PathNotFoundError)) throw error;
-      });
+      await deleteIfPresent(this.driver, StoragePaths.searchChange(id));
       newest = Math.max(newest, Number(time));
     }
     if (newest > 0) await this.driver.putContent(StoragePaths.searchPruned(this.instance), Buffer.from(String(newest)));
