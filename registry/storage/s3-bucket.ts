@@ -1,5 +1,7 @@
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -106,6 +108,23 @@ export class S3Bucket {
       const failed = result.Errors ?? [];
       if (failed.length > 0) throw new Error(`deleting ${failed[0]!.Key} from bucket ${this.name}: ${failed[0]!.Code} ${failed[0]!.Message}`);
     }
+  }
+
+  /** Starts a multipart upload of the object at `key`; returns its upload ID. */
+  async createUpload(key: string): Promise<string> {
+    return (await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.name, Key: key }))).UploadId!;
+  }
+
+  /** Completes a multipart upload from its parts' ETags, part 1 first. */
+  async completeUpload(key: string, uploadId: string, etags: readonly string[]): Promise<void> {
+    await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.name,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
   }
 
   /** Aborts a multipart upload; one already gone is no error. */

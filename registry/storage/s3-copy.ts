@@ -1,9 +1,4 @@
-import {
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
-  UploadPartCopyCommand,
-} from '@aws-sdk/client-s3';
+import { CopyObjectCommand, UploadPartCopyCommand } from '@aws-sdk/client-s3';
 import type { S3Bucket } from './s3-bucket.js';
 import { MAX_PARTS } from './s3-options.js';
 
@@ -37,8 +32,7 @@ export function copyPartSize(size: number, chunkSize: number): number {
 async function copyInParts(bucket: S3Bucket, copySource: string, target: string, size: number): Promise<void> {
   const { multipartCopyChunkSize, multipartCopyMaxConcurrency } = bucket.options;
   const partSize = copyPartSize(size, multipartCopyChunkSize);
-  const created = await bucket.client.send(new CreateMultipartUploadCommand({ Bucket: bucket.name, Key: target }));
-  const uploadId = created.UploadId!;
+  const uploadId = await bucket.createUpload(target);
   const etags: string[] = new Array(Math.ceil(size / partSize));
   let next = 0;
   let failed = false;
@@ -71,14 +65,7 @@ async function copyInParts(bucket: S3Bucket, copySource: string, target: string,
   const failure = (await Promise.allSettled(lanes)).find((result) => result.status === 'rejected');
   try {
     if (failure !== undefined) throw failure.reason;
-    await bucket.client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket.name,
-        Key: target,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-      }),
-    );
+    await bucket.completeUpload(target, uploadId, etags);
   } catch (error) {
     // The copy's own error says more than the abort's; a lifecycle rule collects what an abort could not.
     await bucket.abortUpload(target, uploadId).catch(() => {});

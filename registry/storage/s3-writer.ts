@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { FileWriter } from './driver.js';
 import { checkLength, type S3Bucket } from './s3-bucket.js';
 
@@ -173,14 +168,7 @@ class S3FileWriter implements FileWriter {
       await this.bucket.put(this.key, last);
     } else {
       if (last.length > 0) this.parts.push(await this.uploadPart(this.parts.length + 1, last));
-      await this.bucket.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket.name,
-          Key: this.key,
-          UploadId: this.uploadId,
-          MultipartUpload: { Parts: this.parts.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-        }),
-      );
+      await this.bucket.completeUpload(this.key, this.uploadId, this.parts);
     }
     // A status code says the request arrived, not what was stored: a server that keeps aws-chunked
     // framing, or loses a part, shows in the size.
@@ -238,8 +226,7 @@ class S3FileWriter implements FileWriter {
   private async sendPart(): Promise<void> {
     await this.inFlight;
     if (this.uploadId === undefined) {
-      const created = await this.bucket.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket.name, Key: this.key }));
-      this.uploadId = created.UploadId!;
+      this.uploadId = await this.bucket.createUpload(this.key);
       this.createdUpload = true;
       await this.bucket.put(markerKey(this.key, this.uploadId), new Uint8Array(0));
     }
