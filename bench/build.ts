@@ -12,7 +12,7 @@
 import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { WHARF_BIN } from '../test/support/wharf-process.js';
+import { snapshotWharf, WHARF_BIN } from '../test/support/wharf-process.js';
 import { bigFileSplit, BUILDER_NAMES, readBuildConfig, type BuildBenchConfig, type BuilderName } from './build-config.js';
 import { expectSteps, type StepOutcome } from './build-progress.js';
 import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './build-report.js';
@@ -22,7 +22,7 @@ import { inTemporaryDir, installCleanupHandlers, onCleanup, runBenchmark, trackD
 import { changeOneFile, FIXTURE_DOCKERFILE, generateContextFixture, restoreChangeTarget, type ContextFixture } from './context-fixture.js';
 import { holdInstanceLock } from './instance-lock.js';
 import { waitedChildrenCpuSeconds } from './proc-stats.js';
-import { snapshotWharf, wharfBuild } from './wharf-build.js';
+import { wharfBuild } from './wharf-build.js';
 import { checkWharfBuilt } from './wharf.js';
 import { log, sync } from './host-commands.js';
 

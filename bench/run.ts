@@ -13,7 +13,7 @@
  */
 import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WHARF_BIN } from '../test/support/wharf-process.js';
+import { snapshotWharf, WHARF_BIN } from '../test/support/wharf-process.js';
 import { pushBusyboxBase } from './base-image.js';
 import { BUILDER_NAMES, type BuilderName } from './build-config.js';
 import { expectSteps, type StepOutcome } from './build-progress.js';
@@ -31,7 +31,7 @@ import { readRunConfig, type RunBenchConfig } from './run-config.js';
 import { describeRunFixture, generateRunTree, runDockerfile, runSteps } from './run-fixture.js';
 import { median, megabytesPerSecond } from './stats.js';
 import { runTimed } from './timed-command.js';
-import { snapshotWharf, wharfBuild } from './wharf-build.js';
+import { wharfBuild } from './wharf-build.js';
 import { checkWharfBuilt } from './wharf.js';
 
 /** A cold build and a rebuild with nothing changed: a RUN has no context to change. */

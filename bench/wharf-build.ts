@@ -1,23 +1,7 @@
 /** `wharf build` run from the compiled CLI as a user runs it, on its own build root. */
-import { copyFile, cp, mkdir, readFile, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { cleanEnv, WHARF_BIN } from '../test/support/wharf-process.js';
+import { readFile } from 'node:fs/promises';
+import { cleanEnv } from '../test/support/wharf-process.js';
 import { runTimed, type TimedResult } from './timed-command.js';
-
-/**
- * Copies the compiled CLI (dist/ without tests and source maps, package.json, node_modules linked)
- * into `dir` and returns its entry point: a rebuild of dist/ while the benchmark runs (tsc in
- * another shell) cannot change what is measured halfway through.
- */
-export async function snapshotWharf(dir: string): Promise<string> {
-  const dist = dirname(dirname(WHARF_BIN));
-  const project = dirname(dist);
-  await mkdir(dir, { recursive: true });
-  await cp(dist, join(dir, 'dist'), { recursive: true, filter: (source) => !source.endsWith('.map') && source !== join(dist, 'test') });
-  await copyFile(join(project, 'package.json'), join(dir, 'package.json'));
-  await symlink(join(project, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  return join(dir, 'dist', 'bin', 'wharf.js');
-}
 
 export interface WharfBuildOptions {
   /** The CLI entry point (a snapshotWharf() copy). */

@@ -4,6 +4,7 @@ import { BUILD_USAGE, BuildUsageError, parseBuildOptions } from './build-options
 import { removeTemporaries } from './build-root.js';
 import { build } from './build.js';
 import { createProgress } from './progress.js';
+import { killAllContainersSync } from './runtime/run-container.js';
 import { unmountAllSync } from './snapshot/overlay-mount.js';
 
 /** Where `wharf build` prints, and the environment it reads: this process's, or a build server client's. */
@@ -37,9 +38,11 @@ export async function runBuildCommand(args: string[], io: CommandIo, onStart: (s
   }
   const progress = createProgress(options.progress, options.quiet, io.stderr);
   const { root } = options;
-  // The cache only ever holds finished steps: stopping leaves no overlay mounted and no temporary behind.
+  // The cache only ever holds finished steps: stopping leaves no container running, no overlay
+  // mounted and no temporary behind.
   onStart((signal) => {
     progress.close();
+    killAllContainersSync();
     unmountAllSync();
     removeTemporaries(root, new Set([process.pid]));
     io.stderr.write(`wharf build: interrupted by ${signal}\n`);

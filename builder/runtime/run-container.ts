@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { basename, join } from 'node:path';
@@ -68,6 +68,18 @@ export async function runContainer(options: RunContainerOptions): Promise<number
   }
 }
 
+/** The containers this process is running, by ID: what killAllContainersSync kills. */
+const running = new Map<string, { readonly runtime: string; readonly stateDir: string }>();
+
+/**
+ * Kills every container this process is running. For exits that skip `finally` blocks (Ctrl-C):
+ * a container is in a session of its own and would otherwise run on, holding its overlay busy.
+ */
+export function killAllContainersSync(): void {
+  for (const [id, { runtime, stateDir }] of running) spawnSync(runtime, ['--root', join(stateDir, 'runc'), 'kill', id, 'KILL'], { stdio: 'ignore' });
+  running.clear();
+}
+
 /** Deletes the containers and bundles under `stateDir` left by wharf processes that died (kill -9, power loss); a live build's stay. */
 export async function removeStaleContainers(stateDir: string, runtime = DEFAULT_RUNTIME): Promise<void> {
   const stale = (name: string) => {
@@ -100,10 +112,12 @@ async function runBundle(runtime: string, options: RunContainerOptions, id: stri
   );
   const abort = () => void killUntilSettled(runtime, options.stateDir, id, child, settled);
   options.signal?.addEventListener('abort', abort, { once: true });
+  running.set(id, { runtime, stateDir: options.stateDir });
   let status: Awaited<typeof exited>;
   try {
     status = await exited;
   } finally {
+    running.delete(id);
     options.signal?.removeEventListener('abort', abort);
   }
   options.signal?.throwIfAborted();

@@ -58,6 +58,9 @@ async function listenUnlessServed(server: Server, path: string): Promise<boolean
   return true;
 }
 
+/** How often an idle server checks that wharf was not rebuilt or reinstalled under it. */
+const STALE_CHECK_MS = 2000;
+
 class BuildServer {
   private busy = false;
   private builds = 0;
@@ -70,6 +73,8 @@ class BuildServer {
   ) {}
 
   waitForBuilds(): void {
+    // Between builds too: its socket is named after its installation, so no client of a new one would tell it.
+    setInterval(() => !this.busy && this.isStale() && this.exit(0, 'wharf was rebuilt or reinstalled'), STALE_CHECK_MS).unref();
     this.server.on('connection', (socket) => {
       let interrupt: ((signal: string) => void) | undefined;
       socket.on('error', () => {});
@@ -86,10 +91,18 @@ class BuildServer {
     this.idleTimer = setTimeout(() => this.exit(0, 'idle'), this.address.idleSeconds * 1000);
   }
 
+  /** Whether the compiled files changed (or went) under this process, which would build with the old code. */
+  private isStale(): boolean {
+    try {
+      return installationIdentity() !== this.identity;
+    } catch {
+      return true;
+    }
+  }
+
   /** Starts the build `request` asks for, unless busy or stale; returns what stops it. */
   private serve(socket: Socket, request: BuildRequest): (signal: string) => void {
-    // The compiled files changed under this process: it would build with the old code.
-    const stale = request.identity !== this.identity || installationIdentity() !== this.identity;
+    const stale = request.identity !== this.identity || this.isStale();
     if (this.busy || stale) {
       writeFrame(socket, FRAME.declined, this.busy ? 'busy' : 'stale');
       socket.end();

@@ -3,7 +3,8 @@
 // Neither the caller's WHARF_* variables nor a stale build can change what a test runs.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, copyFile, cp, mkdir, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, onFreePort } from './free-port.js';
@@ -12,6 +13,21 @@ import { tempDir } from './temp-dir.js';
 
 /** The compiled entry point, resolved from this file (dist/test/support → dist/bin). */
 export const WHARF_BIN = fileURLToPath(new URL('../../bin/wharf.js', import.meta.url));
+
+/**
+ * Copies the compiled CLI (dist/ without tests and source maps, package.json, node_modules linked)
+ * into `dir` and returns its entry point: another installation of the same build (for the benchmarks:
+ * a rebuild of dist/ while one runs, tsc in another shell, cannot change what is measured halfway through).
+ */
+export async function snapshotWharf(dir: string): Promise<string> {
+  const dist = dirname(dirname(WHARF_BIN));
+  const project = dirname(dist);
+  await mkdir(dir, { recursive: true });
+  await cp(dist, join(dir, 'dist'), { recursive: true, filter: (source) => !source.endsWith('.map') && source !== join(dist, 'test') });
+  await copyFile(join(project, 'package.json'), join(dir, 'package.json'));
+  await symlink(join(project, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return join(dir, 'dist', 'bin', 'wharf.js');
+}
 
 /** This process's environment without WHARF_* settings, plus `extra`. */
 export function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
@@ -91,10 +107,10 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs `wharf ARGS` to completion (SIGKILL after `timeoutMs`, reported as signal SIGKILL). */
-export function runWharf(args: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<CommandResult> {
+/** Runs `wharf ARGS` (of `bin`, by default this build's) to completion (SIGKILL after `timeoutMs`, reported as signal SIGKILL). */
+export function runWharf(args: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number; bin?: string } = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WHARF_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(options.env) });
+    const child = spawn(process.execPath, [options.bin ?? WHARF_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(options.env) });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
