@@ -16,7 +16,7 @@ import { snapshotWharf, WHARF_BIN } from '../test/support/wharf-process.js';
 import { bigFileSplit, BUILDER_NAMES, readBuildConfig, type BuildBenchConfig, type BuilderName } from './build-config.js';
 import { expectSteps, type StepOutcome } from './build-progress.js';
 import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './build-report.js';
-import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
+import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logBuildServerNote, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
 import { inTemporaryDir, installCleanupHandlers, onCleanup, runBenchmark, trackDir } from './cleanup.js';
 import { changeOneFile, FIXTURE_DOCKERFILE, generateContextFixture, restoreChangeTarget, type ContextFixture } from './context-fixture.js';
@@ -100,7 +100,7 @@ async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', ro
     if (scenario.key === 'change') added = await changeOneFile(ctx.fixture, `${builder} round ${round}`);
     const cpuProfileDir = ctx.config.cpuProfileDir ? join(ctx.config.cpuProfileDir, `${builder}-round${round}-${scenario.key}`) : undefined;
     sync();
-    const result = await wharfBuild(ctx.fixture.dir, { bin: ctx.wharfBin, root, tag: `${ctx.tagBase}:${builder}`, iidFile: join(runDir, 'iid'), archive, cpuProfileDir });
+    const result = await wharfBuild(ctx.fixture.dir, { bin: ctx.wharfBin, root, tag: `${ctx.tagBase}:${builder}`, iidFile: join(runDir, 'iid'), archive, serverDir: join(ctx.root, 'build-server'), cpuProfileDir });
     expectSteps(`${builder}, ${scenario.label}`, `${result.stderr}\n${result.stdout}`, expectedSteps(scenario));
     if (archive && (await stat(archive)).size < ctx.fixture.bigBytes) throw new Error(`${builder}, ${scenario.label}: ${archive} is smaller than the context's big files`);
     runs.set(scenario.key, { seconds: result.ms / 1000, cpuSeconds: result.cpuSeconds, imageId: result.imageId });
@@ -201,6 +201,7 @@ async function main(): Promise<void> {
   log('    "wharf+archive" adds --output type=docker,dest=FILE (a docker-load-able tar); its like-for-like peer is');
   log('    BuildKit followed by `docker save` of the image (BuildKit+save = both times added).');
   for (const [what, summary] of ctx.outputs) log(`  - checked once: ${what} has ${summary.layers} layers, ${summary.size.toLocaleString('en-US')} bytes of files`);
+  logBuildServerNote();
   log('  - CPU = user+sys of the command\'s process tree; for BuildKit plus dockerd\'s CPU during the build, which');
   log('    counts any other client of the engine at the time.');
   for (const warning of ctx.results.warnings) log(`  ! ${warning}`);

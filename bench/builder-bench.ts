@@ -113,6 +113,13 @@ export interface HeaderFacts {
   root: string;
 }
 
+/** How wharf's builds run in both builder benchmarks: on its build server, as BuildKit's run on buildkitd. */
+export function logBuildServerNote(): void {
+  log('  - wharf build hands its builds to a `wharf build-server` (the peer of buildkitd in dockerd): the first build of');
+  log('    the run starts it in the background and builds in its own process; every later build is the server\'s. Its CPU');
+  log('    during a build counts in wharf\'s. BENCH_CPU_PROF_DIR turns the server off (every build in its own process).');
+}
+
 /** The report's header: date, machine, node, the builders' versions, builders and rounds, the temporary directory. */
 export function logHeader({ title, config, wharfBin, dockerVersion, root }: HeaderFacts): void {
   const withEngine = config.builders.includes('buildkit');

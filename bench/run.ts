@@ -18,7 +18,7 @@ import { pushBusyboxBase } from './base-image.js';
 import { BUILDER_NAMES, type BuilderName } from './build-config.js';
 import { expectSteps, type StepOutcome } from './build-progress.js';
 import { buildGoalsMet, buildMarkdownTable, SCENARIOS, type Scenario } from './build-report.js';
-import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
+import { alternatingRounds, BUILDER_BENCH_LOCK, BuilderBenchResults, logBuildServerNote, logHeader, machineSummary, type BuildRun, type BuildRuns } from './builder-bench.js';
 import { BuildKitBuilder, dockerVersions, imageSummary, loadedArchiveSummary, type ImageSummary } from './buildkit.js';
 import { installCleanupHandlers, onCleanup, runBenchmark, trackDir } from './cleanup.js';
 import { EXPORT_SERIES, exportMarkdownTable, exportRatio, exportTable, recordExport, type ExportMeasurements, type ExportSeries } from './export-report.js';
@@ -93,7 +93,7 @@ async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', ro
   for (const scenario of RUN_SCENARIOS) {
     const cpuProfileDir = ctx.config.cpuProfileDir ? join(ctx.config.cpuProfileDir, `${builder}-round${round}-${scenario.key}`) : undefined;
     sync();
-    const result = await wharfBuild(ctx.contextDir, { bin: ctx.wharfBin, root, tag: `${ctx.tagBase}:${builder}`, iidFile: join(runDir, 'iid'), archive, network: 'none', cpuProfileDir });
+    const result = await wharfBuild(ctx.contextDir, { bin: ctx.wharfBin, root, tag: `${ctx.tagBase}:${builder}`, iidFile: join(runDir, 'iid'), archive, network: 'none', serverDir: join(ctx.root, 'build-server'), cpuProfileDir });
     expectSteps(`${builder}, ${scenario.label}`, `${result.stderr}\n${result.stdout}`, expectedSteps(ctx, scenario));
     const bigBytes = ctx.config.fixture.bigFiles * ctx.config.fixture.bigFileBytes;
     // Random bytes do not compress: a whole archive is at least as big as the files.
@@ -227,6 +227,7 @@ async function main(): Promise<void> {
   log('    content store (compressed only when an output needs them) and the image ID is the config\'s digest. "wharf+archive" adds --output type=docker,dest=FILE; its');
   log('    like-for-like peer is BuildKit followed by `docker save` of the image (BuildKit+save = both times added).');
   for (const [what, summary] of ctx.outputs) log(`  - checked once: ${what} has ${summary.layers} layers, ${summary.size.toLocaleString('en-US')} bytes of files`);
+  logBuildServerNote();
   log('  - CPU = user+sys of the command\'s process tree, the RUN steps\' processes included; for BuildKit plus');
   log('    dockerd\'s CPU during the build (its RUN steps run as children of dockerd), which counts any other client');
   log('    of the engine at the time.');

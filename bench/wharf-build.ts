@@ -1,7 +1,13 @@
-/** `wharf build` run from the compiled CLI as a user runs it, on its own build root. */
+/** `wharf build` run from the compiled CLI as a user runs it, on its own build root and build server. */
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { cleanEnv } from '../test/support/wharf-process.js';
+import { cpuSeconds } from './proc-stats.js';
 import { runTimed, type TimedResult } from './timed-command.js';
+
+/** Longer than a round's BuildKit builds and exports: the server waits for wharf's next build as buildkitd does. */
+const SERVER_IDLE_SECONDS = 600;
 
 export interface WharfBuildOptions {
   /** The CLI entry point (a snapshotWharf() copy). */
@@ -15,18 +21,46 @@ export interface WharfBuildOptions {
   archive?: string;
   /** `--network` of RUN steps; wharf's default (host) when undefined. */
   network?: 'host' | 'none';
-  /** Write V8 CPU profiles (one per thread, gzip workers included) into this directory (`node --cpu-prof`). */
+  /** WHARF_BUILD_SERVER_DIR: the build server's socket and pid file, the benchmark's own. */
+  serverDir: string;
+  /**
+   * Write V8 CPU profiles (one per thread, gzip workers included) into this directory (`node --cpu-prof`);
+   * the build then runs in the client's process, as it has no build server.
+   */
   cpuProfileDir?: string;
 }
 
-export async function wharfBuild(context: string, options: WharfBuildOptions): Promise<TimedResult & { imageId: string }> {
+/** A build's wall time and CPU, the build server's included, and whether the server ran it. */
+export interface WharfBuildResult extends TimedResult {
+  imageId: string;
+  /** Whether a build server was running when the build started (so ran it), rather than the client. */
+  served: boolean;
+}
+
+/** The pid of the build server in `serverDir`, if one runs. */
+function serverPid(serverDir: string): number | undefined {
+  try {
+    const pidFile = readdirSync(serverDir).find((name) => name.endsWith('.pid'));
+    const pid = pidFile === undefined ? NaN : Number(readFileSync(join(serverDir, pidFile), 'utf8').trim());
+    return pid > 0 && Number.isFinite(cpuSeconds(pid)) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function wharfBuild(context: string, options: WharfBuildOptions): Promise<WharfBuildResult> {
   const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
   const output = options.archive ? ['--output', `type=docker,dest=${options.archive}`] : [];
   const network = options.network ? ['--network', options.network] : [];
+  const serverBefore = serverPid(options.serverDir);
+  const serverCpuBefore = serverBefore === undefined ? 0 : cpuSeconds(serverBefore, true);
   const result = await runTimed({
     command: process.execPath,
     args: [...nodeArgs, options.bin, 'build', '--root', options.root, '--progress', 'plain', '--iidfile', options.iidFile, '-t', options.tag, ...network, ...output, context],
-    env: cleanEnv(),
+    env: cleanEnv({ WHARF_BUILD_SERVER_DIR: options.serverDir, WHARF_BUILD_SERVER_IDLE: options.cpuProfileDir ? '0' : String(SERVER_IDLE_SECONDS) }),
   });
-  return { ...result, imageId: (await readFile(options.iidFile, 'utf8')).trim() };
+  // A server the build started (the first) counts from its start; RUN steps are its waited children.
+  const server = serverPid(options.serverDir);
+  const serverCpu = server === undefined ? 0 : cpuSeconds(server, true) - (serverBefore === undefined ? 0 : serverCpuBefore);
+  return { ...result, cpuSeconds: result.cpuSeconds + serverCpu, served: serverBefore !== undefined, imageId: (await readFile(options.iidFile, 'utf8')).trim() };
 }

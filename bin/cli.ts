@@ -9,9 +9,9 @@ const USAGE = `Usage: wharf COMMAND [OPTIONS]
 A container image builder and OCI registry.
 
 Commands:
-  build     Build an image from a Dockerfile
-  serve     Run the registry (Docker Registry HTTP API v2 / OCI distribution-spec 1.1)
-  reindex   Rebuild the registry's search index from its storage
+  build         Build an image from a Dockerfile
+  serve         Run the registry (Docker Registry HTTP API v2 / OCI distribution-spec 1.1)
+  reindex       Rebuild the registry's search index from its storage
   build-server  Keep the builder loaded between builds (started by 'wharf build' when needed)
 
 Run 'wharf COMMAND --help' for a command's options.

@@ -33,7 +33,8 @@ export async function snapshotWharf(dir: string): Promise<string> {
 export function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('WHARF_')) env[key] = value;
-  return { ...env, ...extra };
+  // Builds go to a build server as a user's do; the one a test run starts does not outlive it by long.
+  return { ...env, WHARF_BUILD_SERVER_IDLE: '30', ...extra };
 }
 
 interface ServeOptions {
