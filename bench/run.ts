@@ -53,7 +53,16 @@ interface Context {
   exports: ExportMeasurements;
   /** Checked once: what the engine and wharf's archive hold, as "N layers, S bytes". */
   outputs: Map<string, ImageSummary>;
+  /** Wharf's no-change rebuilds with NODE_EXTRA_CA_CERTS emptied, when this environment sets it (see measureWharf). */
+  warmWithoutExtraCa: number[];
 }
+
+/**
+ * Node reads and parses the file NODE_EXTRA_CA_CERTS names at every start, before any of the program
+ * runs: the whole system CA bundle where it points there. Emptying it shows what a wharf command costs
+ * on a machine that does not set it (BuildKit's Go client reads no CA file until it needs one).
+ */
+const WITHOUT_EXTRA_CA = { NODE_EXTRA_CA_CERTS: '' };
 
 /** Cold runs every RUN; the rebuild takes every one from cache. */
 function expectedSteps(ctx: Context, scenario: Scenario): StepOutcome[] {
@@ -90,15 +99,23 @@ async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', ro
   const runs: BuildRuns = new Map();
   const root = join(runDir, 'root');
   const archive = builder === 'wharf-archive' ? join(runDir, 'image.tar') : undefined;
+  const buildOptions = { bin: ctx.wharfBin, root, tag: `${ctx.tagBase}:${builder}`, iidFile: join(runDir, 'iid'), archive, network: 'none' as const, serverDir: join(ctx.root, 'build-server') };
   for (const scenario of RUN_SCENARIOS) {
     const cpuProfileDir = ctx.config.cpuProfileDir ? join(ctx.config.cpuProfileDir, `${builder}-round${round}-${scenario.key}`) : undefined;
     sync();
-    const result = await wharfBuild(ctx.contextDir, { bin: ctx.wharfBin, root, tag: `${ctx.tagBase}:${builder}`, iidFile: join(runDir, 'iid'), archive, network: 'none', serverDir: join(ctx.root, 'build-server'), cpuProfileDir });
+    const result = await wharfBuild(ctx.contextDir, { ...buildOptions, cpuProfileDir });
     expectSteps(`${builder}, ${scenario.label}`, `${result.stderr}\n${result.stdout}`, expectedSteps(ctx, scenario));
     const bigBytes = ctx.config.fixture.bigFiles * ctx.config.fixture.bigFileBytes;
     // Random bytes do not compress: a whole archive is at least as big as the files.
     if (archive && (await stat(archive)).size < bigBytes) throw new Error(`${builder}, ${scenario.label}: ${archive} is smaller than the big files the RUN wrote`);
     runs.set(scenario.key, { seconds: result.ms / 1000, cpuSeconds: result.cpuSeconds, imageId: result.imageId });
+  }
+  if (builder === 'wharf' && process.env.NODE_EXTRA_CA_CERTS) {
+    sync();
+    const result = await wharfBuild(ctx.contextDir, { ...buildOptions, env: WITHOUT_EXTRA_CA });
+    expectSteps(`${builder}, no change, NODE_EXTRA_CA_CERTS empty`, `${result.stderr}\n${result.stdout}`, expectedSteps(ctx, SCENARIOS.find((s) => s.key === 'warm')!));
+    ctx.warmWithoutExtraCa.push(result.ms / 1000);
+    log(`  round ${round} ${'wharf'.padEnd(14)} warm ${(result.ms / 1000).toFixed(2)} s with NODE_EXTRA_CA_CERTS empty`);
   }
   if (archive && round === 1) checkOutput(ctx, 'wharf docker archive, after docker load', await loadedArchiveSummary(archive));
   return runs;
@@ -106,10 +123,10 @@ async function measureWharf(ctx: Context, builder: 'wharf' | 'wharf-archive', ro
 
 const NODE_START_RUNS = 5;
 
-/** How long node takes to start and exit doing nothing: the floor of any wharf command's wall time. */
-async function nodeStartSeconds(): Promise<number> {
+/** How long node takes to start and exit doing nothing (with `env` added): the floor of any wharf command's wall time. */
+async function nodeStartSeconds(env: Readonly<Record<string, string>> = {}): Promise<number> {
   const seconds: number[] = [];
-  for (let i = 0; i < NODE_START_RUNS; i++) seconds.push((await runTimed({ command: process.execPath, args: ['-e', '0'] })).ms / 1000);
+  for (let i = 0; i < NODE_START_RUNS; i++) seconds.push((await runTimed({ command: process.execPath, args: ['-e', '0'], env: { ...process.env, ...env } })).ms / 1000);
   return median(seconds);
 }
 
@@ -177,6 +194,8 @@ async function main(): Promise<void> {
   log(`  host RUN      the big RUN's command on the host (busybox sh): ${treeSeconds.toFixed(1)} s; its tree is ${(treeTarBytes / 1e6).toFixed(1)} MB of tar`);
   const nodeStart = await nodeStartSeconds();
   log(`  node start    \`node -e 0\`, median of ${NODE_START_RUNS}: ${nodeStart.toFixed(3)} s, the least any wharf command takes`);
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS ? { file: process.env.NODE_EXTRA_CA_CERTS, nodeStart: await nodeStartSeconds(WITHOUT_EXTRA_CA) } : undefined;
+  if (extraCa) log(`  node start    ${extraCa.nodeStart.toFixed(3)} s with NODE_EXTRA_CA_CERTS (${extraCa.file}) empty: wharf's rebuild is measured both ways`);
   log('  Dockerfile');
   for (const line of dockerfile.trimEnd().split('\n')) log(`    ${line}`);
   log('');
@@ -195,6 +214,7 @@ async function main(): Promise<void> {
     results: new BuilderBenchResults(RUN_SCENARIOS),
     exports: new Map(),
     outputs: new Map(),
+    warmWithoutExtraCa: [],
   };
 
   const order: (BuilderName | 'export')[] = [...BUILDER_NAMES.filter((name) => config.builders.includes(name)), 'export'];
@@ -212,6 +232,8 @@ async function main(): Promise<void> {
   log(`    each build. The big RUN's command alone takes ${treeSeconds.toFixed(1)} s on the host: every cold build pays that first.`);
   log(`  - A no-change rebuild cannot take less than node's own start-up (${nodeStart.toFixed(3)} s here); BuildKit's is a`);
   log('    request from the docker client to a daemon that is already running, with its modules loaded.');
+  const extraCaLine = extraCa && extraCaSentence(ctx, extraCa.file, nodeStart, extraCa.nodeStart);
+  if (extraCaLine) log(`  - ${extraCaLine}`);
   log('  - Each round runs, per builder: a cold build, then a rebuild with nothing changed. Builder order alternates');
   log('    between rounds; tables show medians.');
   log(`  - wharf's build roots are in ${config.tmpParent} (BENCH_TMPDIR), not /tmp, where other processes delete files all`);
@@ -251,7 +273,23 @@ async function main(): Promise<void> {
   log('');
   log(exportMarkdownTable(ctx.exports));
   log('');
+  if (extraCaLine) {
+    log(extraCaLine);
+    log('');
+  }
   log(buildGoalsMet(ctx.results.measurements, RUN_SCENARIOS) ? 'All goals met.' : 'Some goals are NOT met (see the goal column).');
+}
+
+/** What wharf's no-change rebuild takes when node does not load NODE_EXTRA_CA_CERTS, against BuildKit's; undefined if not measured. */
+function extraCaSentence(ctx: Context, file: string, nodeStart: number, nodeStartWithout: number): string | undefined {
+  if (ctx.warmWithoutExtraCa.length === 0) return undefined;
+  const wharf = median(ctx.warmWithoutExtraCa);
+  const buildkit = median(ctx.results.measurements.get('warm')?.get('buildkit') ?? []);
+  return (
+    `This environment sets NODE_EXTRA_CA_CERTS=${file}, which node reads and parses at every start (\`node -e 0\`: ` +
+    `${nodeStart.toFixed(3)} s, ${nodeStartWithout.toFixed(3)} s without). With it empty, Wharf's no-change rebuild took ` +
+    `${wharf.toFixed(2)} s (median of ${ctx.warmWithoutExtraCa.length}): ${ratioText(wharf / buildkit)} BuildKit's ${buildkit.toFixed(2)} s.`
+  );
 }
 
 runBenchmark('bench:run', main);

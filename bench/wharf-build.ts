@@ -23,6 +23,8 @@ export interface WharfBuildOptions {
   network?: 'host' | 'none';
   /** WHARF_BUILD_SERVER_DIR: the build server's socket and pid file, the benchmark's own. */
   serverDir: string;
+  /** Added to the client's environment (which is this process's without WHARF_* settings). */
+  env?: Readonly<Record<string, string>>;
   /**
    * Write V8 CPU profiles (one per thread, gzip workers included) into this directory (`node --cpu-prof`);
    * the build then runs in the client's process, as it has no build server.
@@ -57,7 +59,7 @@ export async function wharfBuild(context: string, options: WharfBuildOptions): P
   const result = await runTimed({
     command: process.execPath,
     args: [...nodeArgs, options.bin, 'build', '--root', options.root, '--progress', 'plain', '--iidfile', options.iidFile, '-t', options.tag, ...network, ...output, context],
-    env: cleanEnv({ WHARF_BUILD_SERVER_DIR: options.serverDir, WHARF_BUILD_SERVER_IDLE: options.cpuProfileDir ? '0' : String(SERVER_IDLE_SECONDS) }),
+    env: cleanEnv({ WHARF_BUILD_SERVER_DIR: options.serverDir, WHARF_BUILD_SERVER_IDLE: options.cpuProfileDir ? '0' : String(SERVER_IDLE_SECONDS), ...options.env }),
   });
   // A server the build started (the first) counts from its start; RUN steps are its waited children.
   const server = serverPid(options.serverDir);

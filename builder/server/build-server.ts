@@ -1,4 +1,4 @@
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { runBuildCommand, type StopBuild } from '../build-command.js';
@@ -66,11 +66,15 @@ class BuildServer {
   private builds = 0;
   private idleTimer?: NodeJS.Timeout;
   private readonly identity = installationIdentity();
+  /** The socket and pid file by inode: told apart from those a newer server may have made at the same paths. */
+  private readonly files: ReadonlyMap<string, number | undefined>;
 
   constructor(
     private readonly server: Server,
     private readonly address: BuildServerAddress,
-  ) {}
+  ) {
+    this.files = new Map([address.socket, address.pidFile].map((path) => [path, statSync(path, { throwIfNoEntry: false })?.ino]));
+  }
 
   waitForBuilds(): void {
     // Between builds too: its socket is named after its installation, so no client of a new one would tell it.
@@ -154,17 +158,11 @@ class BuildServer {
     return interrupt;
   }
 
-  /** Stops listening (removing the socket and pid file) and exits. */
+  /** Stops listening and exits, removing the socket and pid file unless a newer server's replaced them. */
   private exit(code: number, why: string): never {
     console.log(`wharf build-server: exiting: ${why}`);
     this.server.close();
-    for (const path of [this.address.socket, this.address.pidFile]) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // Already gone, or a newer server's: nothing to clean.
-      }
-    }
+    for (const [path, inode] of this.files) if (statSync(path, { throwIfNoEntry: false })?.ino === inode) unlinkSync(path);
     process.exit(code);
   }
 }
