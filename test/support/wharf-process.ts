@@ -29,7 +29,7 @@ export async function snapshotWharf(dir: string): Promise<string> {
   return join(dir, 'dist', 'bin', 'wharf.js');
 }
 
-/** This process's environment without WHARF_* settings, plus `extra`. */
+/** This process's environment without WHARF_* settings (a build server idle time of 30 s instead), plus `extra`. */
 export function cleanEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('WHARF_')) env[key] = value;
