@@ -1,8 +1,6 @@
 /** `wharf build` run from the compiled CLI as a user runs it, on its own build root and build server. */
-import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { cleanEnv } from '../test/support/wharf-process.js';
+import { cleanEnv, runningBuildServer } from '../test/support/wharf-process.js';
 import { cpuSeconds } from './proc-stats.js';
 import { runTimed, type TimedResult } from './timed-command.js';
 
@@ -32,29 +30,16 @@ export interface WharfBuildOptions {
   cpuProfileDir?: string;
 }
 
-/** A build's wall time and CPU, the build server's included, and whether the server ran it. */
+/** A build's wall time and CPU, the build server's included. */
 export interface WharfBuildResult extends TimedResult {
   imageId: string;
-  /** Whether a build server was running when the build started (so ran it), rather than the client. */
-  served: boolean;
-}
-
-/** The pid of the build server in `serverDir`, if one runs. */
-function serverPid(serverDir: string): number | undefined {
-  try {
-    const pidFile = readdirSync(serverDir).find((name) => name.endsWith('.pid'));
-    const pid = pidFile === undefined ? NaN : Number(readFileSync(join(serverDir, pidFile), 'utf8').trim());
-    return pid > 0 && Number.isFinite(cpuSeconds(pid)) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function wharfBuild(context: string, options: WharfBuildOptions): Promise<WharfBuildResult> {
   const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [];
   const output = options.archive ? ['--output', `type=docker,dest=${options.archive}`] : [];
   const network = options.network ? ['--network', options.network] : [];
-  const serverBefore = serverPid(options.serverDir);
+  const serverBefore = runningBuildServer(options.serverDir);
   const serverCpuBefore = serverBefore === undefined ? 0 : cpuSeconds(serverBefore, true);
   const result = await runTimed({
     command: process.execPath,
@@ -62,7 +47,7 @@ export async function wharfBuild(context: string, options: WharfBuildOptions): P
     env: cleanEnv({ WHARF_BUILD_SERVER_DIR: options.serverDir, WHARF_BUILD_SERVER_IDLE: options.cpuProfileDir ? '0' : String(SERVER_IDLE_SECONDS), ...options.env }),
   });
   // A server the build started (the first) counts from its start; RUN steps are its waited children.
-  const server = serverPid(options.serverDir);
-  const serverCpu = server === undefined ? 0 : cpuSeconds(server, true) - (serverBefore === undefined ? 0 : serverCpuBefore);
-  return { ...result, cpuSeconds: result.cpuSeconds + serverCpu, served: serverBefore !== undefined, imageId: (await readFile(options.iidFile, 'utf8')).trim() };
+  const server = runningBuildServer(options.serverDir);
+  const serverCpu = server === undefined ? 0 : cpuSeconds(server, true) - serverCpuBefore;
+  return { ...result, cpuSeconds: result.cpuSeconds + serverCpu, imageId: (await readFile(options.iidFile, 'utf8')).trim() };
 }

@@ -29,7 +29,11 @@ export function writeFrame(socket: Socket, type: FrameType, payload: string | Ui
   const header = Buffer.allocUnsafe(HEADER_BYTES);
   header[0] = type;
   header.writeUInt32BE(body.length, 1);
-  socket.write(Buffer.concat([header, body]));
+  // Two writes, not a concatenated copy of the payload (a RUN's output); cork sends them as one.
+  socket.cork();
+  socket.write(header);
+  socket.write(body);
+  socket.uncork();
 }
 
 /** Calls `onFrame` for each whole frame that arrives on `socket`, in order. */

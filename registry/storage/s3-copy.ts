@@ -1,4 +1,5 @@
 import { CopyObjectCommand, UploadPartCopyCommand } from '@aws-sdk/client-s3';
+import { mapConcurrently } from '../../shared/concurrency.js';
 import type { S3Bucket } from './s3-bucket.js';
 import { MAX_PARTS } from './s3-options.js';
 
@@ -33,38 +34,17 @@ async function copyInParts(bucket: S3Bucket, copySource: string, target: string,
   const { multipartCopyChunkSize, multipartCopyMaxConcurrency } = bucket.options;
   const partSize = copyPartSize(size, multipartCopyChunkSize);
   const uploadId = await bucket.createUpload(target);
-  const etags: string[] = new Array(Math.ceil(size / partSize));
-  let next = 0;
-  let failed = false;
-  // Each lane copies the next part not yet taken until none is left or one lane has failed.
-  const lane = async () => {
-    while (!failed && next < etags.length) {
-      const index = next++;
-      const first = index * partSize;
-      const last = Math.min(size, first + partSize) - 1;
-      try {
-        const copied = await bucket.client.send(
-          new UploadPartCopyCommand({
-            Bucket: bucket.name,
-            Key: target,
-            UploadId: uploadId,
-            PartNumber: index + 1,
-            CopySource: copySource,
-            CopySourceRange: `bytes=${first}-${last}`,
-          }),
-        );
-        etags[index] = copied.CopyPartResult!.ETag!;
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
+  const copyPart = async (index: number) => {
+    const first = index * partSize;
+    const last = Math.min(size, first + partSize) - 1;
+    const copied = await bucket.client.send(
+      new UploadPartCopyCommand({ Bucket: bucket.name, Key: target, UploadId: uploadId, PartNumber: index + 1, CopySource: copySource, CopySourceRange: `bytes=${first}-${last}` }),
+    );
+    return copied.CopyPartResult!.ETag!;
   };
-  const lanes = Array.from({ length: Math.min(multipartCopyMaxConcurrency, etags.length) }, lane);
-  // allSettled: the upload is aborted only once no lane can add a part to it.
-  const failure = (await Promise.allSettled(lanes)).find((result) => result.status === 'rejected');
   try {
-    if (failure !== undefined) throw failure.reason;
+    // It settles every part in flight before it fails: the abort comes after the last part that could be added.
+    const etags = await mapConcurrently(Array.from({ length: Math.ceil(size / partSize) }, (_, index) => index), multipartCopyMaxConcurrency, copyPart);
     await bucket.completeUpload(target, uploadId, etags);
   } catch (error) {
     // The copy's own error says more than the abort's; a lifecycle rule collects what an abort could not.

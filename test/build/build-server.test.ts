@@ -7,8 +7,9 @@ import { copyFile, mkdir, readdir, readFile, stat, utimes, writeFile } from 'nod
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'node:test';
+import { isAlive } from '../../builder/build-root.js';
 import { tempDir } from '../support/temp-dir.js';
-import { cleanEnv, runWharf, snapshotWharf, WHARF_BIN, type CommandResult } from '../support/wharf-process.js';
+import { cleanEnv, runningBuildServer, runWharf, snapshotWharf, WHARF_BIN, type CommandResult } from '../support/wharf-process.js';
 
 const unavailable = await runUnavailableReason();
 if (unavailable) console.log(`# skipping build server tests: ${unavailable}`);
@@ -58,19 +59,8 @@ async function serverFixture(t: TestContext, extraEnv: Record<string, string> = 
 
 /** `wharf build` with the fixture's settings, in `cwd` (the context by default). */
 function build(fixture: ServerFixture, args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CommandResult> {
-  const env = { ...fixture.env, ...options.env };
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WHARF_BIN, 'build', '--root', fixture.root, '--network', 'none', '--secret', 'id=token,env=SECRET_TOKEN', '--build-arg', 'FROM_ENV', ...args], {
-      cwd: options.cwd ?? fixture.context,
-      env: cleanEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const fixed = ['build', '--root', fixture.root, '--network', 'none', '--secret', 'id=token,env=SECRET_TOKEN', '--build-arg', 'FROM_ENV'];
+  return runWharf([...fixed, ...args], { cwd: options.cwd ?? fixture.context, env: { ...fixture.env, ...options.env }, timeoutMs: 120_000 });
 }
 
 async function serverFile(fixture: ServerFixture, extension: string): Promise<string | undefined> {
@@ -81,9 +71,8 @@ async function serverFile(fixture: ServerFixture, extension: string): Promise<st
 /** The pid of the fixture's running server, once it has written it (the first build starts it in the background). */
 async function serverPid(fixture: ServerFixture): Promise<number> {
   for (let waited = 0; waited < 20_000; waited += 50) {
-    const file = await serverFile(fixture, '.pid');
-    const pid = file === undefined ? NaN : Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    if (pid > 0) return pid;
+    const pid = runningBuildServer(fixture.dir);
+    if (pid !== undefined) return pid;
     await delay(50);
   }
   throw new Error(`no build server wrote its pid in ${fixture.dir}`);
@@ -94,15 +83,6 @@ async function serverLog(fixture: ServerFixture): Promise<string> {
   return file === undefined ? '' : readFile(file, 'utf8');
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitForExit(pid: number, what: string): Promise<void> {
   for (let waited = 0; isAlive(pid); waited += 50) {
     if (waited > 10_000) throw new Error(`${what}: process ${pid} still runs`);
@@ -111,9 +91,8 @@ async function waitForExit(pid: number, what: string): Promise<void> {
 }
 
 async function stopServer(fixture: ServerFixture): Promise<void> {
-  const file = await serverFile(fixture, '.pid');
-  const pid = file === undefined ? NaN : Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  if (pid > 0 && isAlive(pid)) {
+  const pid = runningBuildServer(fixture.dir);
+  if (pid !== undefined) {
     process.kill(pid, 'SIGKILL');
     await waitForExit(pid, 'the build server after SIGKILL');
   }

@@ -3,10 +3,12 @@
 // Neither the caller's WHARF_* variables nor a stale build can change what a test runs.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { access, copyFile, cp, mkdir, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { isAlive } from '../../builder/build-root.js';
 import { freePort, onFreePort } from './free-port.js';
 import { spawnServer, type ServerProcess } from './server-process.js';
 import { tempDir } from './temp-dir.js';
@@ -27,6 +29,17 @@ export async function snapshotWharf(dir: string): Promise<string> {
   await copyFile(join(project, 'package.json'), join(dir, 'package.json'));
   await symlink(join(project, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return join(dir, 'dist', 'bin', 'wharf.js');
+}
+
+/** The pid of the build server whose pid file is in `serverDir` (its WHARF_BUILD_SERVER_DIR), if one runs. */
+export function runningBuildServer(serverDir: string): number | undefined {
+  try {
+    const pidFile = readdirSync(serverDir).find((name) => name.endsWith('.pid'));
+    const pid = pidFile === undefined ? NaN : Number(readFileSync(join(serverDir, pidFile), 'utf8').trim());
+    return pid > 0 && isAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** This process's environment without WHARF_* settings (a build server idle time of 30 s instead), plus `extra`. */
@@ -108,10 +121,10 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs `wharf ARGS` (of `bin`, by default this build's) to completion (SIGKILL after `timeoutMs`, reported as signal SIGKILL). */
-export function runWharf(args: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number; bin?: string } = {}): Promise<CommandResult> {
+/** Runs `wharf ARGS` (of `bin`, by default this build's; in `cwd`, by default this process's) to completion (SIGKILL after `timeoutMs`, reported as signal SIGKILL). */
+export function runWharf(args: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number; bin?: string; cwd?: string } = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [options.bin ?? WHARF_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(options.env) });
+    const child = spawn(process.execPath, [options.bin ?? WHARF_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(options.env), cwd: options.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
